@@ -1,0 +1,173 @@
+"""Settings of the producer, read once from the environment and the command line.
+
+Every setting has an environment variable of the same name in upper case
+(``poll_interval_seconds`` is ``POLL_INTERVAL_SECONDS``) and a command-line
+flag (``--poll-interval-seconds``); a flag wins over the environment. Secrets
+are ``SecretStr`` so that printing the settings never shows them.
+
+Any librdkafka property can be passed through: ``KAFKA_SASL_PASSWORD=...``
+becomes ``sasl.password`` (the ``KAFKA_`` prefix dropped, ``_`` read as ``.``),
+and ``--kafka-config sasl.password=...`` does the same from the command line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from producer.errors import ConfigError
+
+MAX_WINDOW_MINUTES = 10_080
+KAFKA_ENV_PREFIX = "KAFKA_"
+# librdkafka properties whose values must never be shown.
+SECRET_KAFKA_KEYS = frozenset(
+    {"sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
+     "sasl.oauthbearer.client.secret", "ssl_key", "ssl.truststore.password"}
+)
+
+
+class Settings(BaseModel):
+    """Validated settings; see the README for what each one does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skillable_api_url: str
+    skillable_api_key: SecretStr
+    kafka_bootstrap_servers: str = "localhost:9092"
+    events_topic: str = "skillable.lab-results.changes"
+    state_topic: str = "skillable.lab-results.state"
+    transactional_id: str = "lab-results-producer"
+    schema_registry_url: str | None = None
+    schema_registry_basic_auth_user_info: SecretStr | None = None
+    poll_interval_seconds: float = Field(60.0, gt=0)
+    metrics_port: int = Field(8000, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
+
+    window_overlap_seconds: int = Field(300, ge=0)
+    poll_deadline_seconds: float = Field(600.0, gt=0)
+    exclude_fields: list[str] = Field(default_factory=list)
+
+    api_connect_timeout_seconds: float = Field(10.0, gt=0)
+    api_read_timeout_seconds: float = Field(120.0, gt=0)
+    api_max_retries: int = Field(5, ge=0)
+    api_retry_max_seconds: float = Field(120.0, ge=0)
+
+    create_topics: bool = True
+    events_topic_partitions: int = Field(6, ge=1)
+    events_topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=-1)
+    state_topic_partitions: int = Field(6, ge=1)
+    topic_replication_factor: int = Field(-1, ge=-1)
+    transaction_timeout_ms: int = Field(60_000, ge=1000)
+    shutdown_grace_seconds: float = Field(25.0, ge=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # Passed-through librdkafka properties may hold passwords: never in repr.
+    kafka_config: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("skillable_api_url", "schema_registry_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("exclude_fields", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("skillable_api_key")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @property
+    def api_host(self) -> str:
+        return urlsplit(self.skillable_api_url).netloc
+
+    def librdkafka(self) -> dict[str, str]:
+        """librdkafka properties common to the producer, consumer and admin."""
+        conf = {"bootstrap.servers": self.kafka_bootstrap_servers}
+        conf.update(self.kafka_config)
+        return conf
+
+
+def kafka_passthrough(environ: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka properties given as ``KAFKA_*`` environment variables."""
+    conf = {}
+    for name, value in environ.items():
+        if name.startswith(KAFKA_ENV_PREFIX) and name != "KAFKA_BOOTSTRAP_SERVERS":
+            key = name[len(KAFKA_ENV_PREFIX):].lower().replace("_", ".")
+            conf[key] = value
+    return conf
+
+
+def load_settings(
+    overrides: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read settings from ``environ`` (default: the process environment).
+
+    ``overrides`` come from command-line flags and win over the environment.
+    Raises ``ConfigError`` with one line naming the first bad setting.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for name in Settings.model_fields:
+        if name == "kafka_config":
+            continue
+        if name.upper() in environ:
+            values[name] = environ[name.upper()]
+    kafka_conf = kafka_passthrough(environ)
+    overrides = dict(overrides or {})
+    kafka_conf.update(overrides.pop("kafka_config", None) or {})
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["kafka_config"] = kafka_conf
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_first_problem(exc)) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        message = "is required"
+    return f"{name.upper()}: {message}"
+
+
+def redact_kafka_config(conf: Mapping[str, str]) -> dict[str, str]:
+    """A copy of librdkafka properties fit for a log line."""
+    return {k: ("***" if k in SECRET_KAFKA_KEYS else v) for k, v in conf.items()}

@@ -1,0 +1,92 @@
+"""Change detection: which results of an answer differ from the published state.
+
+Pure: no network, no Kafka. A result is compared with the last snapshot
+published for its lab instance (or with an earlier result for the same
+instance in the same answer). Equal fingerprints mean equal values; different
+fingerprints are confirmed field by field, comparing values (never text), with
+the excluded fields left out. Absence from an answer is not a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from hashlib import blake2b
+from typing import Any
+
+import msgspec
+
+from producer import model
+from producer.state import State
+
+CREATE = "c"
+UPDATE = "u"
+
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change to publish."""
+
+    lab_instance_id: int
+    op: str
+    version: int
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    changed_fields: tuple[str, ...]
+    fingerprint: bytes
+
+
+def fingerprint(result: Any) -> bytes:
+    """64-bit hash of a result's values (msgspec's canonical JSON of the struct)."""
+    return blake2b(_encode(result), digest_size=8).digest()
+
+
+class Differ:
+    """Compares answers with the state, leaving ``exclude_fields`` out."""
+
+    def __init__(self, exclude_fields: Iterable[str] = ()) -> None:
+        excluded = frozenset(exclude_fields)
+        unknown = sorted(excluded - set(model.FIELDS))
+        if unknown:
+            raise ValueError(f"unknown LabResult field(s): {', '.join(unknown)}")
+        if "LabInstanceId" in excluded:
+            raise ValueError("LabInstanceId is the key and cannot be excluded")
+        self.compared = tuple(f for f in model.FIELDS if f not in excluded)
+
+    def diff(self, results: Sequence[Any], state: State) -> list[Change]:
+        """The changes in ``results``, in answer order."""
+        changes: list[Change] = []
+        pending: dict[int, Change] = {}
+        for result in results:
+            lab_instance_id = result.LabInstanceId
+            digest = fingerprint(result)
+            earlier = pending.get(lab_instance_id)
+            if earlier is not None:
+                change = self._against(result, digest, earlier.version,
+                                       earlier.fingerprint, lambda e=earlier: e.after)
+            else:
+                stored = state.get(lab_instance_id)
+                if stored is None:
+                    change = Change(lab_instance_id, CREATE, 1, None,
+                                    model.to_avro(result), (), digest)
+                else:
+                    change = self._against(result, digest, stored.version,
+                                           stored.fingerprint, stored.snapshot)
+            if change is not None:
+                pending[lab_instance_id] = change
+                changes.append(change)
+        return changes
+
+    def _against(self, result: Any, digest: bytes, version: int,
+                 previous_digest: bytes, previous: Any) -> Change | None:
+        if digest == previous_digest:
+            return None
+        before = previous()
+        after = model.to_avro(result)
+        changed = tuple(f for f in self.compared if before.get(f) != after[f])
+        if not changed:
+            return None
+        return Change(result.LabInstanceId, UPDATE, version + 1, before, after,
+                      changed, digest)

@@ -1,0 +1,96 @@
+"""The producer's memory of what it last published, one record per lab instance.
+
+Each lab instance maps to the exact bytes of its latest state-topic value (a
+single-object encoded ``LabResultState``). Keeping the bytes rather than
+decoded records makes a restore a plain copy and keeps memory small; the
+fingerprint and version are read straight from the bytes, and the snapshot is
+decoded only when a result has really changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from producer import schemas
+from producer.codec import HEADER_SIZE, SingleObjectCodec
+
+FINGERPRINT_SIZE = 8
+_VERSION_AT = HEADER_SIZE + FINGERPRINT_SIZE
+
+
+class StoredSnapshot:
+    """A view of one encoded state record."""
+
+    __slots__ = ("_data", "_codec")
+
+    def __init__(self, data: bytes, codec: SingleObjectCodec) -> None:
+        self._data = data
+        self._codec = codec
+
+    @property
+    def fingerprint(self) -> bytes:
+        return self._data[HEADER_SIZE:_VERSION_AT]
+
+    @property
+    def version(self) -> int:
+        return read_long(self._data, _VERSION_AT)
+
+    def record(self) -> dict[str, Any]:
+        """The whole ``LabResultState`` record, timestamps as epoch millis."""
+        return self._codec.decode(self._data, plain=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stored ``LabResult``, timestamps as epoch millis."""
+        return self.record()["snapshot"]
+
+
+class State:
+    """Lab instance id → encoded state record, as of the last commit."""
+
+    def __init__(self) -> None:
+        self.codec = SingleObjectCodec(schemas.STATE)
+        self.key_codec = SingleObjectCodec(schemas.KEY)
+        self._records: dict[int, bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, lab_instance_id: int) -> bool:
+        return lab_instance_id in self._records
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._records)
+
+    def get(self, lab_instance_id: int) -> StoredSnapshot | None:
+        data = self._records.get(lab_instance_id)
+        return None if data is None else StoredSnapshot(data, self.codec)
+
+    def raw(self, lab_instance_id: int) -> bytes | None:
+        return self._records.get(lab_instance_id)
+
+    def put(self, lab_instance_id: int, data: bytes | None) -> None:
+        """Store an encoded record; ``None`` (a tombstone) forgets the instance."""
+        if data is None:
+            self._records.pop(lab_instance_id, None)
+        else:
+            self._records[lab_instance_id] = data
+
+    def apply(self, updates: dict[int, bytes | None]) -> None:
+        """Apply the records of a committed transaction."""
+        for lab_instance_id, data in updates.items():
+            self.put(lab_instance_id, data)
+
+
+def read_long(data: bytes, offset: int) -> int:
+    """Decode the Avro ``long`` (zig-zag varint) that starts at ``offset``."""
+    shift = 0
+    accumulated = 0
+    while True:
+        byte = data[offset]
+        accumulated |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+        shift += 7
+        offset += 1
+    return (accumulated >> 1) ^ -(accumulated & 1)
