@@ -70,6 +70,9 @@ class Settings(BaseModel):
     topic_replication_factor: int = Field(-1, ge=-1)
     transaction_timeout_ms: int = Field(60_000, ge=1000)
     shutdown_grace_seconds: float = Field(25.0, ge=0)
+    state_retention_days: float = Field(30.0, ge=8)
+    state_sweep_interval_seconds: float = Field(3600.0, gt=0)
+    backfill: bool = True
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -55,10 +55,15 @@ class Differ:
             raise ValueError("LabInstanceId is the key and cannot be excluded")
         self.compared = tuple(f for f in model.FIELDS if f not in excluded)
 
-    def diff(self, results: Sequence[Any], state: State) -> list[Change]:
-        """The changes in ``results``, in answer order."""
+    def diff(self, results: Sequence[Any], state: State,
+             pending: dict[int, Change] | None = None) -> list[Change]:
+        """The changes in ``results``, in answer order.
+
+        ``pending`` holds changes not yet committed (from earlier answers of
+        the same poll); it is updated with the new ones.
+        """
         changes: list[Change] = []
-        pending: dict[int, Change] = {}
+        pending = {} if pending is None else pending
         for result in results:
             lab_instance_id = result.LabInstanceId
             digest = fingerprint(result)

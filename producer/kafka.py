@@ -23,9 +23,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from producer.codec import HEADER_SIZE
 from producer.errors import FencedError, ProducerError, PublishError, StateError, TopicError
-from producer.state import State, read_long
+from producer.state import State
 
 log = structlog.get_logger(__name__)
 
@@ -129,29 +128,23 @@ def _restore(consumer: Consumer, topic: str, state: State, deadline: float) -> i
         if high > low:
             ends[partition] = high
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-    header = state.codec.header
-    key_header = state.key_codec.header
     read = 0
     while ends:
         if time.monotonic() > deadline:
             raise StateError(f"restore of {topic} timed out with partitions "
                              f"{sorted(ends)} unfinished")
-        for message in consumer.consume(num_messages=10_000, timeout=1.0):
+        for message in consumer.consume(num_messages=10_000, timeout=0.2):
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     ends.pop(message.partition(), None)
                     continue
                 raise StateError(f"restore of {topic}: {error.str()}")
-            key = message.key()
-            if key is None or key[:HEADER_SIZE] != key_header:
+            try:
+                state.load(message.key() or b"", message.value())
+            except ValueError as exc:
                 raise StateError(f"{topic}[{message.partition()}]@{message.offset()}: "
-                                 "key is not a single-object encoded LabInstanceId")
-            value = message.value()
-            if value is not None and value[:HEADER_SIZE] != header:
-                raise StateError(f"{topic}[{message.partition()}]@{message.offset()}: "
-                                 "value is not a single-object encoded LabResultState")
-            state.put(read_long(key, HEADER_SIZE), value)
+                                 f"{exc}") from None
             read += 1
         for partition in list(ends):
             position = consumer.position([TopicPartition(topic, partition)])[0].offset

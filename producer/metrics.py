@@ -87,6 +87,17 @@ WINDOW_GAPS = Counter(
     "LatestResults window: changes may have been missed.",
     registry=REGISTRY,
 )
+STATE_EXPIRED = Counter(
+    "lab_results_state_expired",
+    "Lab instances removed from the state topic (tombstoned) because their last "
+    "change is older than STATE_RETENTION_DAYS.",
+    registry=REGISTRY,
+)
+BACKFILL_REQUESTS = Counter(
+    "lab_results_backfill_requests",
+    "Results requests made to backfill a gap LatestResults could not cover.",
+    registry=REGISTRY,
+)
 TRANSACTIONS = Counter(
     "lab_results_transactions",
     "Kafka transactions by outcome (committed, aborted).",

@@ -21,7 +21,8 @@ RESULT = f"{NAMESPACE}.LabResult"
 KEY = f"{NAMESPACE}.LabResultKey"
 EVENT = f"{NAMESPACE}.LabResultChangeEvent"
 STATE = f"{NAMESPACE}.LabResultState"
-ALL = (KEY, RESULT, EVENT, STATE)
+CHECKPOINT = f"{NAMESPACE}.LabResultsCheckpoint"
+ALL = (KEY, RESULT, EVENT, STATE, CHECKPOINT)
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,16 @@ advance after the commit.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from producer import metrics, schemas, window
+from producer import __version__, metrics, schemas, window
 from producer.api import SkillableClient
 from producer.codec import Encoder, RegistryCodec, SingleObjectCodec, registry_client
 from producer.config import Settings
@@ -27,14 +27,14 @@ from producer.errors import ConfigError, PollError, StateError
 from producer.events import PollContext, change_event, state_record
 from producer.health import Health
 from producer.kafka import TopicSpec, TransactionalPublisher, ensure_topics, restore
-from producer.state import State
+from producer.state import CHECKPOINT_KEY, State
 
 log = structlog.get_logger(__name__)
 
 MIN_COMMIT_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PollReport:
     """What one successful poll did."""
 
@@ -43,10 +43,23 @@ class PollReport:
     creates: int
     updates: int
     duration_s: float
+    expired: int = 0
+    backfill_requests: int = 0
 
     @property
     def changes(self) -> int:
         return self.creates + self.updates
+
+
+@dataclasses.dataclass
+class Batch:
+    """What one poll's transaction writes, and what the state becomes after it."""
+
+    messages: list[tuple[str, bytes, bytes | None]] = dataclasses.field(default_factory=list)
+    updates_by_id: dict[int, bytes | None] = dataclasses.field(default_factory=dict)
+    creates: int = 0
+    updates: int = 0
+    expired: int = 0
 
 
 class LabResultsProducer:
@@ -81,6 +94,8 @@ class LabResultsProducer:
         self._key_encoder, self._event_encoder = self._event_encoders()
         self._stop = threading.Event()
         self._deadline: Deadline | None = None
+        self._last_sweep: float | None = None
+        self._sweep_due_at: float | None = None
 
     def _event_encoders(self) -> tuple[Encoder, Encoder]:
         url = self.settings.schema_registry_url
@@ -140,29 +155,25 @@ class LabResultsProducer:
         deadline = self._deadline = Deadline(self.settings.poll_deadline_seconds)
         if self._stop.is_set():
             deadline.shorten(self.settings.shutdown_grace_seconds)
-        plan = window.plan(started, self.last_success_start,
-                           self.settings.window_overlap_seconds)
+        plan = window.plan(started, self._last_success(), self.settings.window_overlap_seconds,
+                           first=self.last_success_start is None,
+                           backfill=self.settings.backfill)
         self._note_gap(plan)
-        metrics.WINDOW_MINUTES.set(plan.minutes)
-        results = self.client.latest_results(plan.minutes, deadline)
-        metrics.RESULTS_FETCHED.inc(len(results))
-        changes = self.differ.diff(results, self.state)
-        context = PollContext(
-            poll_id=str(uuid.uuid4()),
-            api_host=self.settings.api_host,
-            command="LatestResults",
-            window_start_ms=int(plan.start * 1000),
-            window_end_ms=int(plan.end * 1000),
-            window_minutes=plan.minutes,
-            detected_ms=int(self.clock() * 1000),
-        )
-        self._commit(changes, context, deadline)
+        answers = self._fetch(plan, deadline)
+        batch = self._batch(answers, started)
+        self._commit(batch, deadline)
         self.last_success_start = started
-        creates = sum(1 for c in changes if c.op == CREATE)
-        report = PollReport(plan.minutes, len(results), creates, len(changes) - creates,
-                            time.monotonic() - started_mono)
+        report = PollReport(plan.minutes, sum(len(r) for _, r in answers), batch.creates,
+                            batch.updates, time.monotonic() - started_mono, batch.expired,
+                            len(plan.backfill))
         self._record_success(report, started)
         return report
+
+    def _last_success(self) -> float | None:
+        if self.last_success_start is not None:
+            return self.last_success_start
+        checkpoint = self.state.last_poll_started_ms
+        return None if checkpoint is None else checkpoint / 1000
 
     def _note_gap(self, plan: window.Window) -> None:
         if plan.gap_seconds is None:
@@ -170,40 +181,94 @@ class LabResultsProducer:
         metrics.WINDOW_GAPS.inc()
         log.warning("window_gap", gap_s=round(plan.gap_seconds),
                     max_window_minutes=window.MAX_MINUTES,
-                    consequence="changes older than 7 days may have been missed")
+                    backfill_requests=len(plan.backfill),
+                    consequence="changes LatestResults cannot reach are read with Results"
+                    if plan.backfill else "changes older than 7 days may have been missed")
 
-    def _commit(self, changes: list[Change], context: PollContext,
-                deadline: Deadline) -> None:
-        messages, updates = self._encode(changes, context)
-        assert self.publisher is not None, "start() must run before poll()"
-        timeout = max(deadline.remaining(), MIN_COMMIT_SECONDS)
-        try:
-            self.publisher.publish(messages, timeout)
-        except PollError:
-            metrics.TRANSACTIONS.labels("aborted").inc()
-            self.health.set_ready(False, "the last transaction failed")
-            raise
-        metrics.TRANSACTIONS.labels("committed").inc()
-        self.state.apply(updates)
+    def _fetch(self, plan: window.Window, deadline: Deadline
+               ) -> list[tuple[PollContext, list[Any]]]:
+        """Every answer of this poll: backfill ranges first, then LatestResults."""
+        poll_id = str(uuid.uuid4())
+        host = self.settings.api_host
+        answers = []
+        for span in plan.backfill:
+            results = self.client.results(span.start, span.end, deadline)
+            metrics.BACKFILL_REQUESTS.inc()
+            context = PollContext(poll_id, host, "Results", span.start * 1000,
+                                  span.end * 1000, None, 0)
+            answers.append((context, results))
+        metrics.WINDOW_MINUTES.set(plan.minutes)
+        results = self.client.latest_results(plan.minutes, deadline)
+        context = PollContext(poll_id, host, "LatestResults", int(plan.start * 1000),
+                              int(plan.end * 1000), plan.minutes, 0)
+        answers.append((context, results))
+        metrics.RESULTS_FETCHED.inc(sum(len(r) for _, r in answers))
+        return answers
 
-    def _encode(self, changes: list[Change], context: PollContext
-                ) -> tuple[list[tuple[str, bytes, bytes | None]], dict[int, bytes | None]]:
+    def _batch(self, answers: list[tuple[PollContext, list[Any]]], started: float) -> Batch:
+        """Diff every answer and encode what the transaction will hold."""
+        detected_ms = int(self.clock() * 1000)
+        batch = Batch()
+        pending: dict[int, Change] = {}
+        for context, results in answers:
+            context = dataclasses.replace(context, detected_ms=detected_ms)
+            changes = self.differ.diff(results, self.state, pending)
+            self._add_changes(batch, changes, context)
+        self._add_expired(batch, started, pending)
+        checkpoint = self.state.checkpoint_codec.encode(
+            {"poll_started_ms": int(started * 1000), "producer_version": __version__})
+        batch.messages.append((self.settings.state_topic,
+                               self.state.key_codec.encode(CHECKPOINT_KEY), checkpoint))
+        return batch
+
+    def _add_changes(self, batch: Batch, changes: list[Change], context: PollContext) -> None:
         events_topic = self.settings.events_topic
         state_topic = self.settings.state_topic
         source = context.source()
         state_key = self.state.key_codec.encode
         state_value = self.state.codec.encode
-        messages: list[tuple[str, bytes, bytes | None]] = []
-        updates: dict[int, bytes | None] = {}
         for change in changes:
             key = change.lab_instance_id
             event = change_event(change, context, source)
-            messages.append((events_topic, self._key_encoder(key, events_topic),
-                             self._event_encoder(event, events_topic)))
+            batch.messages.append((events_topic, self._key_encoder(key, events_topic),
+                                   self._event_encoder(event, events_topic)))
             record = state_value(state_record(change, context))
-            messages.append((state_topic, state_key(key), record))
-            updates[key] = record
-        return messages, updates
+            batch.messages.append((state_topic, state_key(key), record))
+            batch.updates_by_id[key] = record
+            if change.op == CREATE:
+                batch.creates += 1
+            else:
+                batch.updates += 1
+
+    def _add_expired(self, batch: Batch, started: float, pending: dict[int, Change]) -> None:
+        """Tombstones for instances unchanged for longer than the retention."""
+        interval = self.settings.state_sweep_interval_seconds
+        if self._last_sweep is not None and started - self._last_sweep < interval:
+            return
+        self._sweep_due_at = started
+        horizon_ms = int((started - self.settings.state_retention_days * 86_400) * 1000)
+        state_topic = self.settings.state_topic
+        for lab_instance_id in self.state.expired(horizon_ms):
+            if lab_instance_id in pending:
+                continue
+            batch.messages.append((state_topic, self.state.key_codec.encode(lab_instance_id),
+                                   None))
+            batch.updates_by_id[lab_instance_id] = None
+            batch.expired += 1
+
+    def _commit(self, batch: Batch, deadline: Deadline) -> None:
+        assert self.publisher is not None, "start() must run before poll()"
+        timeout = max(deadline.remaining(), MIN_COMMIT_SECONDS)
+        try:
+            self.publisher.publish(batch.messages, timeout)
+        except PollError:
+            metrics.TRANSACTIONS.labels("aborted").inc()
+            self.health.set_ready(False, "the last transaction failed")
+            raise
+        metrics.TRANSACTIONS.labels("committed").inc()
+        self.state.apply(batch.updates_by_id)
+        if self._sweep_due_at is not None:
+            self._last_sweep, self._sweep_due_at = self._sweep_due_at, None
 
     def _record_success(self, report: PollReport, started: float) -> None:
         metrics.POLLS.labels("success").inc()
@@ -212,13 +277,15 @@ class LabResultsProducer:
         metrics.LAST_SUCCESS.set(started)
         metrics.CHANGES.labels("c").inc(report.creates)
         metrics.CHANGES.labels("u").inc(report.updates)
+        metrics.STATE_EXPIRED.inc(report.expired)
         metrics.STATE_INSTANCES.set(len(self.state))
         self.health.set_ready(True)
         self.health.beat()
         log.info("poll", outcome="success", window_minutes=report.window_minutes,
                  results=report.results, changes=report.changes, creates=report.creates,
-                 updates=report.updates, duration_s=round(report.duration_s, 3),
-                 state_instances=len(self.state))
+                 updates=report.updates, expired=report.expired,
+                 backfill_requests=report.backfill_requests,
+                 duration_s=round(report.duration_s, 3), state_instances=len(self.state))
 
     def poll_safely(self) -> PollReport | None:
         """One poll; a failure is logged and counted, and the next poll runs."""

@@ -17,6 +17,8 @@ from producer.codec import HEADER_SIZE, SingleObjectCodec
 
 FINGERPRINT_SIZE = 8
 _VERSION_AT = HEADER_SIZE + FINGERPRINT_SIZE
+CHECKPOINT_KEY = -1
+"""Reserved state-topic key of the poll checkpoint (lab instance ids are positive)."""
 
 
 class StoredSnapshot:
@@ -34,7 +36,12 @@ class StoredSnapshot:
 
     @property
     def version(self) -> int:
-        return read_long(self._data, _VERSION_AT)
+        return read_long(self._data, _VERSION_AT)[0]
+
+    @property
+    def changed_ms(self) -> int:
+        """When the stored change was detected (epoch milliseconds)."""
+        return changed_ms(self._data)
 
     def record(self) -> dict[str, Any]:
         """The whole ``LabResultState`` record, timestamps as epoch millis."""
@@ -51,7 +58,10 @@ class State:
     def __init__(self) -> None:
         self.codec = SingleObjectCodec(schemas.STATE)
         self.key_codec = SingleObjectCodec(schemas.KEY)
+        self.checkpoint_codec = SingleObjectCodec(schemas.CHECKPOINT)
         self._records: dict[int, bytes] = {}
+        self.last_poll_started_ms: int | None = None
+        """Start of the last successful poll, from the checkpoint record."""
 
     def __len__(self) -> int:
         return len(self._records)
@@ -69,6 +79,20 @@ class State:
     def raw(self, lab_instance_id: int) -> bytes | None:
         return self._records.get(lab_instance_id)
 
+    def load(self, key: bytes, value: bytes | None) -> None:
+        """Take one state-topic message during a restore; raises ``ValueError``."""
+        if key[:HEADER_SIZE] != self.key_codec.header:
+            raise ValueError("key is not a single-object encoded LabInstanceId")
+        lab_instance_id = read_long(key, HEADER_SIZE)[0]
+        if lab_instance_id == CHECKPOINT_KEY:
+            if value is not None:
+                checkpoint = self.checkpoint_codec.decode(value)
+                self.last_poll_started_ms = checkpoint["poll_started_ms"]
+            return
+        if value is not None and value[:HEADER_SIZE] != self.codec.header:
+            raise ValueError("value is not a single-object encoded LabResultState")
+        self.put(lab_instance_id, value)
+
     def put(self, lab_instance_id: int, data: bytes | None) -> None:
         """Store an encoded record; ``None`` (a tombstone) forgets the instance."""
         if data is None:
@@ -76,14 +100,24 @@ class State:
         else:
             self._records[lab_instance_id] = data
 
+    def expired(self, before_ms: int) -> list[int]:
+        """Lab instances whose last change was detected before ``before_ms``."""
+        return [i for i, data in self._records.items() if changed_ms(data) < before_ms]
+
     def apply(self, updates: dict[int, bytes | None]) -> None:
         """Apply the records of a committed transaction."""
         for lab_instance_id, data in updates.items():
             self.put(lab_instance_id, data)
 
 
-def read_long(data: bytes, offset: int) -> int:
-    """Decode the Avro ``long`` (zig-zag varint) that starts at ``offset``."""
+def changed_ms(data: bytes) -> int:
+    """The ``changed_ms`` field of an encoded state record."""
+    _, offset = read_long(data, _VERSION_AT)
+    return read_long(data, offset)[0]
+
+
+def read_long(data: bytes, offset: int) -> tuple[int, int]:
+    """Decode the Avro ``long`` (zig-zag varint) at ``offset``; return it and the next offset."""
     shift = 0
     accumulated = 0
     while True:
@@ -93,4 +127,4 @@ def read_long(data: bytes, offset: int) -> int:
             break
         shift += 7
         offset += 1
-    return (accumulated >> 1) ^ -(accumulated & 1)
+    return (accumulated >> 1) ^ -(accumulated & 1), offset + 1

@@ -93,8 +93,9 @@ class FixtureApi:
 def start_producer(make_settings) -> Iterator[Callable[..., LabResultsProducer]]:
     started: list[LabResultsProducer] = []
 
-    def start(api: FixtureApi, **overrides: object) -> LabResultsProducer:
-        producer = LabResultsProducer(make_settings(**overrides), client=api.client())
+    def start(api: FixtureApi, clock=None, **overrides: object) -> LabResultsProducer:
+        extra = {"clock": clock} if clock is not None else {}
+        producer = LabResultsProducer(make_settings(**overrides), client=api.client(), **extra)
         producer.start()
         started.append(producer)
         return producer

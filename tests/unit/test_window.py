@@ -29,3 +29,24 @@ def test_clock_going_backwards_still_asks_a_valid_window() -> None:
 def test_window_start() -> None:
     window = plan(10_000.0, 9_000.0, overlap_seconds=0)
     assert window.start == 10_000.0 - window.minutes * 60
+
+
+def test_first_poll_after_a_restart_asks_seven_days_but_knows_the_gap() -> None:
+    now = 100 * 86_400.0
+    recent = plan(now, now - 3600, 300, first=True)
+    assert recent.minutes == MAX_MINUTES and recent.gap_seconds is None
+    long_ago = plan(now, now - 20 * 86_400, 300, first=True)
+    assert long_ago.gap_seconds == 20 * 86_400
+
+
+def test_a_long_gap_is_backfilled_in_ranges_of_at_most_seven_days() -> None:
+    now = 100 * 86_400.0
+    last = now - 20 * 86_400
+    window = plan(now, last, overlap_seconds=300)
+    ranges = window.backfill
+    assert ranges[0].start == last - 300
+    assert all(0 < r.end - r.start <= 7 * 86_400 for r in ranges)
+    assert all(a.end == b.start for a, b in zip(ranges, ranges[1:]))
+    # Backfill reaches past the start of the 7-day LatestResults window.
+    assert ranges[-1].end >= window.start
+    assert plan(now, last, 300, backfill=False).backfill == ()
