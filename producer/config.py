@@ -42,40 +42,104 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    skillable_api_url: str
-    skillable_api_key: SecretStr
-    kafka_bootstrap_servers: str = "localhost:9092"
-    events_topic: str = "skillable.lab-results.changes"
-    state_topic: str = "skillable.lab-results.state"
-    transactional_id: str = "lab-results-producer"
-    schema_registry_url: str | None = None
-    schema_registry_basic_auth_user_info: SecretStr | None = None
-    poll_interval_seconds: float = Field(60.0, gt=0)
-    metrics_port: int = Field(8000, ge=0, le=65535)
-    metrics_host: str = "0.0.0.0"
+    skillable_api_url: str = Field(
+        description="Base URL of the Lab API, e.g. https://labondemand.com/api/v3"
+    )
+    skillable_api_key: SecretStr = Field(
+        description="API key, sent in the api_key header"
+    )
+    kafka_bootstrap_servers: str = Field("localhost:9092", description="Kafka brokers")
+    events_topic: str = Field(
+        "skillable.lab-results.changes", description="Topic of the change events"
+    )
+    state_topic: str = Field(
+        "skillable.lab-results.state",
+        description="Compacted topic of the last published snapshots",
+    )
+    transactional_id: str = Field(
+        "lab-results-producer", description="Kafka transactional id; one writer per id"
+    )
+    schema_registry_url: str | None = Field(
+        None,
+        description="Confluent Schema Registry; unset: Avro single-object encoding",
+    )
+    schema_registry_basic_auth_user_info: SecretStr | None = Field(
+        None, description="USER:PASSWORD for the Schema Registry"
+    )
+    poll_interval_seconds: float = Field(60.0, gt=0, description="Time between polls")
+    metrics_port: int = Field(
+        8000, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz; 0: off"
+    )
+    metrics_host: str = Field(
+        "0.0.0.0", description="Address the metrics port binds to"
+    )
 
-    window_overlap_seconds: int = Field(300, ge=0)
-    poll_deadline_seconds: float = Field(600.0, gt=0)
-    exclude_fields: list[str] = Field(default_factory=list)
+    window_overlap_seconds: int = Field(
+        300,
+        ge=0,
+        description="Added to each window so that no change falls between polls",
+    )
+    poll_deadline_seconds: float = Field(
+        600.0, gt=0, description="Longest a whole poll cycle may take before it fails"
+    )
+    exclude_fields: list[str] = Field(
+        default_factory=list,
+        description="Comma-separated fields ignored by change detection",
+    )
 
-    api_connect_timeout_seconds: float = Field(10.0, gt=0)
-    api_read_timeout_seconds: float = Field(120.0, gt=0)
-    api_max_retries: int = Field(5, ge=0)
-    api_retry_max_seconds: float = Field(120.0, ge=0)
+    api_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="API connect timeout"
+    )
+    api_read_timeout_seconds: float = Field(
+        120.0, gt=0, description="API read timeout (longest wait for the next bytes)"
+    )
+    api_max_retries: int = Field(5, ge=0, description="Retries of one API request")
+    api_retry_max_seconds: float = Field(
+        120.0, ge=0, description="Longest time spent retrying one API request"
+    )
 
-    create_topics: bool = True
-    events_topic_partitions: int = Field(6, ge=1)
-    events_topic_retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=-1)
-    state_topic_partitions: int = Field(6, ge=1)
-    topic_replication_factor: int = Field(-1, ge=-1)
-    transaction_timeout_ms: int = Field(60_000, ge=1000)
-    shutdown_grace_seconds: float = Field(25.0, ge=0)
-    state_retention_days: float = Field(30.0, ge=8)
-    state_sweep_interval_seconds: float = Field(3600.0, gt=0)
-    backfill: bool = True
+    create_topics: bool = Field(True, description="Create missing topics at start-up")
+    events_topic_partitions: int = Field(
+        6, ge=1, description="Partitions of a new events topic"
+    )
+    events_topic_retention_ms: int = Field(
+        7 * 24 * 3600 * 1000, ge=-1, description="retention.ms of a new events topic"
+    )
+    state_topic_partitions: int = Field(
+        6, ge=1, description="Partitions of a new state topic"
+    )
+    topic_replication_factor: int = Field(
+        -1,
+        ge=-1,
+        description="Replication factor of new topics; -1: the broker's default",
+    )
+    transaction_timeout_ms: int = Field(
+        60_000, ge=1000, description="Kafka transaction.timeout.ms"
+    )
+    shutdown_grace_seconds: float = Field(
+        25.0, ge=0, description="On SIGTERM, time a poll in flight has to finish"
+    )
+    state_retention_days: float = Field(
+        30.0,
+        ge=8,
+        description="Forget lab instances unchanged for this long (at least 8)",
+    )
+    state_sweep_interval_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often the state is swept for expired lab instances",
+    )
+    backfill: bool = Field(
+        True,
+        description="After a gap of over 7 days, read the missed time with Results",
+    )
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="json, console, or auto (console on a terminal)"
+    )
 
     # Passed-through librdkafka properties may hold passwords: never in repr.
     kafka_config: dict[str, str] = Field(default_factory=dict, repr=False)

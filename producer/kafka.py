@@ -47,7 +47,8 @@ class TopicSpec:
 def ensure_topics(conf: dict[str, str], specs: Sequence[TopicSpec], *,
                   create: bool, replication_factor: int, timeout: float = 30.0) -> None:
     """Create missing topics (or fail if ``create`` is off); check the state topic."""
-    admin = AdminClient(conf)
+    # librdkafka's informational lines (queue purges at close) are noise here.
+    admin = AdminClient({"log_level": 4, **conf})
     try:
         existing = admin.list_topics(timeout=timeout).topics
     except KafkaException as exc:

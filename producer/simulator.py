@@ -41,7 +41,8 @@ from producer.sim.faults import (
     Reply,
     parse_fault_option,
 )
-from producer.sim.lifecycle import COMPLETION_STATUSES, RESULT_FIELDS
+from producer.sim.labs import RESULT_FIELDS
+from producer.sim.lifecycle import COMPLETION_STATUSES
 from producer.sim.server import SimServer, start_in_thread
 from producer.sim.world import (
     DEFAULT_API_KEY,
@@ -117,7 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fault",
-        action="append",
+        action="extend",
+        nargs="+",
+        type=_fault_option,
         default=[],
         metavar="NAME=PROB",
         help="inject a fault with this probability per API request; repeatable. "
@@ -125,10 +128,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fault-next",
-        action="append",
+        action="extend",
+        nargs="+",
+        choices=FAULTS,
         default=[],
         metavar="NAME",
-        help="inject NAME into the next API request, in the order given; repeatable",
+        help="inject these faults into the next API requests, in order",
     )
     parser.add_argument(
         "--retry-after",
@@ -152,7 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_simulator(args: argparse.Namespace) -> Simulator:
     """The simulator that parsed `simulate` options describe."""
-    probabilities = dict(parse_fault_option(text) for text in args.fault)
+    probabilities = dict(args.fault)
     faults = FaultPlan(
         probabilities,
         schedule=args.fault_next,
@@ -205,6 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_arguments(parser)
     return run(parser.parse_args(argv))
+
+
+def _fault_option(text: str) -> tuple[str, float]:
+    try:
+        return parse_fault_option(text)
+    except FaultConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _on_stop_signals(stop: threading.Event) -> dict[int, Any]:

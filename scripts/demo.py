@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,18 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
                 return
         time.sleep(0.1)
     raise SystemExit(f"demo: nothing listens on port {port} after {timeout}s")
+
+
+def wait_until_ready(port: int, producer: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait for the producer's /readyz: topics exist and the state is restored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and producer.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("demo: the producer did not become ready; see its log above")
 
 
 def main() -> int:
@@ -62,9 +75,10 @@ def main() -> int:
         start(str(BIN / "lab-results-producer"), "simulate", "--port", str(sim_port),
               "--seed", "7", "--speed", "60")
         wait_for_port(sim_port)
+        producer = start(str(BIN / "lab-results-producer"), "run")
+        wait_until_ready(metrics_port, producer)
         start(str(BIN / "python"), "examples/consume_events.py", "--bootstrap", bootstrap,
               "--topic", topic, "--from-beginning")
-        producer = start(str(BIN / "lab-results-producer"), "run")
         seconds = float(os.environ.get("DEMO_SECONDS", "0")) or None
         try:
             producer.wait(timeout=seconds)

@@ -133,7 +133,9 @@ class FaultPlan:
         if "slow_interval" in settings:
             self.slow_interval = _number(settings["slow_interval"], "slow_interval")
         if "timeout_seconds" in settings:
-            self.timeout_seconds = _number(settings["timeout_seconds"], "timeout_seconds")
+            self.timeout_seconds = _number(
+                settings["timeout_seconds"], "timeout_seconds"
+            )
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
@@ -154,7 +156,8 @@ def parse_fault_option(text: str) -> tuple[str, float]:
     try:
         probability = float(value)
     except ValueError:
-        raise FaultConfigError(f"probability of {name} is not a number: {value!r}")
+        message = f"probability of {name} is not a number: {value!r}"
+        raise FaultConfigError(message) from None
     return _fault_name(name), _probability(name, probability)
 
 
@@ -190,7 +193,9 @@ def _html_reply(status: int) -> Reply:
 
 def _fault_name(name: object) -> str:
     if name not in FAULTS:
-        raise FaultConfigError(f"unknown fault {name!r}; known faults: {', '.join(FAULTS)}")
+        raise FaultConfigError(
+            f"unknown fault {name!r}; known faults: {', '.join(FAULTS)}"
+        )
     return str(name)
 
 

@@ -17,17 +17,13 @@ import threading
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from random import Random
 from typing import Any, NamedTuple
 
 from producer.sim.faults import FaultPlan
-from producer.sim.lifecycle import (
-    MAX_LIFETIME_SECONDS,
-    LabInstance,
-    build_catalog,
-    plan_lab_instance,
-)
+from producer.sim.labs import LabInstance, build_catalog, plan_lab_instance
+from producer.sim.lifecycle import MAX_LIFETIME_SECONDS
 
 DEFAULT_API_KEY = "sim-key"
 DEFAULT_RATE = 30.0
@@ -82,7 +78,19 @@ class SimClock:
 
 
 class Simulator:
-    """Lab instances of one simulated account, queried at simulated time."""
+    """Lab instances of one simulated account, queried at simulated time.
+
+    seed: fixes the catalog, every launch and every timeline.
+    speed: simulated seconds per wall second (0: the clock stands still
+        until advance() moves it).
+    start_time: simulated epoch seconds when the simulator is ready
+        (default: the wall clock's).
+    rate: lab launches per simulated hour, from start_time on.
+    initial_instances: lab instances launched over the seven days before
+        start_time, all with their latest change inside that window.
+    api_key: the `api_key` header value the API commands accept.
+    faults: a FaultPlan, or fault name -> probability per API request.
+    """
 
     def __init__(
         self,
@@ -93,7 +101,7 @@ class Simulator:
         rate: float = DEFAULT_RATE,
         initial_instances: int = 0,
         api_key: str = DEFAULT_API_KEY,
-        faults: FaultPlan | None = None,
+        faults: FaultPlan | Mapping[str, float] | None = None,
     ) -> None:
         if speed < 0 or rate < 0 or initial_instances < 0:
             raise ValueError("speed, rate and initial_instances must not be negative")
@@ -101,8 +109,7 @@ class Simulator:
         self.rate = rate
         self.api_key = api_key
         self.start_time = int(time.time() if start_time is None else start_time)
-        self.clock = SimClock(self.start_time, speed)
-        self.faults = faults if faults is not None else FaultPlan(seed=seed)
+        self.faults = _fault_plan(faults, seed)
         catalog_rng = Random(f"skillable-sim:{seed}:catalog")
         self.catalog = build_catalog(catalog_rng)
         self.first_lab_instance_id = 80_000_000 + catalog_rng.randrange(10_000_000)
@@ -112,6 +119,7 @@ class Simulator:
         self._seed_initial_instances(initial_instances)
         self._launch_rng = Random(f"skillable-sim:{seed}:launches")
         self._next_launch = self.start_time + self._launch_gap()
+        self.clock = SimClock(self.start_time, speed)
 
     # The clock.
 
@@ -145,17 +153,19 @@ class Simulator:
         now = self.now()
         cutoff = now - minutes * 60
         found = []
-        for instance in self._launched_between(cutoff - MAX_LIFETIME_SECONDS, now):
+        earliest = cutoff - MAX_LIFETIME_SECONDS
+        for instance in self._launched_between(earliest, now, now):
             step = instance.step_at(now)
             if step is not None and instance.changed_at(step) >= cutoff:
                 found.append(instance.result(step))
         return found
 
     def results(self, start: int, end: int) -> list[Result]:
-        """Current results of the lab instances that started or ended in [start, end]."""
+        """Current results of lab instances that started or ended in [start, end]."""
         now = self.now()
         found = []
-        for instance in self._launched_between(start - MAX_LIFETIME_SECONDS, end):
+        earliest = start - MAX_LIFETIME_SECONDS
+        for instance in self._launched_between(earliest, min(end, now), now):
             step = instance.step_at(now)
             if step is None:
                 continue
@@ -171,7 +181,7 @@ class Simulator:
         """Every distinct result of each lab instance up to now, in order."""
         now = self.now()
         if lab_instance_id is None:
-            chosen: Iterator[LabInstance] = self._launched_between(0, now)
+            chosen: Iterator[LabInstance] = self._launched_between(0, now, now)
         else:
             chosen = iter(self._find(lab_instance_id, now))
         instances = {i.lab_instance_id: _states_until(i, now) for i in chosen}
@@ -211,9 +221,11 @@ class Simulator:
         self._instances.append(instance)
         self._starts.append(instance.start)
 
-    def _launched_between(self, first: int, last: int) -> Iterator[LabInstance]:
+    def _launched_between(
+        self, first: int, last: int, now: int
+    ) -> Iterator[LabInstance]:
         """Lab instances with first <= Start <= last, in LabInstanceId order."""
-        count = self._launch_until(self.now())
+        count = self._launch_until(now)
         low = bisect_left(self._starts, first, 0, count)
         high = bisect_right(self._starts, last, 0, count)
         return iter(self._instances[low:high])
@@ -226,6 +238,11 @@ class Simulator:
         return []
 
 
+def _fault_plan(faults: FaultPlan | Mapping[str, float] | None, seed: int) -> FaultPlan:
+    if isinstance(faults, FaultPlan):
+        return faults
+    return FaultPlan(faults or {}, seed=seed)
+
+
 def _states_until(instance: LabInstance, now: int) -> list[Result]:
-    elapsed = now - instance.start
-    return [instance.result(s) for s in instance.steps() if s[0] <= elapsed]
+    return [instance.result(step) for step in instance.steps_until(now)]
