@@ -61,6 +61,8 @@ class SkillableClient:
         self._max_retries = max_retries
         self._retry_max_seconds = retry_max_seconds
         self._sleep = sleep
+        self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
@@ -114,12 +116,20 @@ class SkillableClient:
         started = time.monotonic()
         status = "error"
         try:
-            with self._http.stream("GET", command, params=params) as response:
+            # No single wait may outlast the poll's deadline.
+            left = max(deadline.remaining(), 0.001)
+            timeout = httpx.Timeout(min(self._read_timeout, left),
+                                    connect=min(self._connect_timeout, left))
+            with self._http.stream("GET", command, params=params,
+                                   timeout=timeout) as response:
                 status = str(response.status_code)
                 self._check_status(command, response)
                 body = self._read(command, response, deadline)
                 return body, response.headers.get("content-type", "")
         except httpx.TimeoutException as exc:
+            if deadline.expired():
+                raise DeadlineExceeded(f"{command}: poll deadline passed waiting for the "
+                                       "API") from None
             raise _Retry("timeout", f"{command}: {type(exc).__name__} from the API") from None
         except httpx.TransportError as exc:
             raise _Retry("connect", f"{command}: {type(exc).__name__}: {exc}") from None

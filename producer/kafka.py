@@ -33,6 +33,9 @@ FENCED_CODES = frozenset(
 )
 
 
+REQUEST_TIMEOUT = 30.0
+
+
 class FatalKafkaError(ProducerError):
     """librdkafka raised a fatal error: the producer instance cannot go on."""
 
@@ -61,6 +64,7 @@ def ensure_topics(conf: dict[str, str], specs: Sequence[TopicSpec], *,
                          "create them or turn CREATE_TOPICS on")
     if missing:
         _create(admin, missing, replication_factor, timeout)
+        _wait_until_known(admin, [spec.name for spec in missing], timeout)
     for spec in specs:
         if spec.config.get("cleanup.policy") == "compact":
             _check_compacted(admin, spec.name, timeout)
@@ -77,6 +81,22 @@ def _create(admin: AdminClient, specs: Sequence[TopicSpec], replication_factor: 
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise TopicError(f"cannot create topic {name}: {exc.args[0].str()}") from None
+
+
+def _wait_until_known(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """Wait until new topics show in metadata with leaders: creation is asynchronous."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = admin.list_topics(timeout=timeout).topics
+        ready = all(name in topics and topics[name].error is None
+                    and all(p.leader >= 0 for p in topics[name].partitions.values())
+                    for name in names)
+        if ready:
+            return
+        if time.monotonic() > deadline:
+            raise TopicError(f"topic(s) {', '.join(names)} created but not available "
+                             f"after {timeout:.0f}s")
+        time.sleep(0.1)
 
 
 def _check_compacted(admin: AdminClient, topic: str, timeout: float) -> None:
@@ -114,18 +134,20 @@ def restore(conf: dict[str, str], topic: str, state: State, *,
     })
     try:
         return _restore(consumer, topic, state, time.monotonic() + timeout)
+    except KafkaException as exc:
+        raise StateError(f"restore of {topic}: {exc.args[0].str()}") from None
     finally:
         consumer.close()
 
 
 def _restore(consumer: Consumer, topic: str, state: State, deadline: float) -> int:
-    metadata = consumer.list_topics(topic, timeout=30)
+    metadata = consumer.list_topics(topic, timeout=REQUEST_TIMEOUT)
     if topic not in metadata.topics or metadata.topics[topic].error is not None:
         raise StateError(f"state topic {topic} not found")
     ends: dict[int, int] = {}
     for partition in metadata.topics[topic].partitions:
         low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=30, cached=False)
+            TopicPartition(topic, partition), timeout=REQUEST_TIMEOUT, cached=False)
         if high > low:
             ends[partition] = high
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
@@ -184,9 +206,11 @@ class TransactionalPublisher:
                 timeout: float) -> None:
         """Write ``(topic, key, value)`` messages in one transaction and commit it.
 
-        Raises ``PublishError`` after aborting when the transaction cannot be
-        committed, ``FencedError`` or ``FatalKafkaError`` when this producer
-        can no longer be used.
+        Raises ``PublishError`` when the transaction did not commit for sure:
+        the caller must then discard this producer and recover (a new one
+        takes over the transactional id, which aborts whatever is left open,
+        and the state is restored from what was really committed).
+        ``FencedError`` or ``FatalKafkaError`` mean this process must stop.
         """
         deadline = time.monotonic() + timeout
         self._delivery_error = None
@@ -196,10 +220,7 @@ class TransactionalPublisher:
                 self._produce(topic, key, value)
             self._commit(deadline)
         except KafkaException as exc:
-            error = self._translate(exc, "publishing")
-            if isinstance(error, PublishError):
-                self._abort(deadline)
-            raise error from None
+            raise self._translate(exc, "publishing") from None
 
     def _produce(self, topic: str, key: bytes, value: bytes | None) -> None:
         while True:
@@ -225,15 +246,6 @@ class TransactionalPublisher:
                     continue
                 raise
 
-    def _abort(self, deadline: float) -> None:
-        try:
-            self._producer.abort_transaction(max(1.0, deadline - time.monotonic()))
-        except KafkaException as exc:
-            error = exc.args[0]
-            if error.fatal():
-                raise self._translate(exc, "aborting") from None
-            log.warning("abort_failed", error=error.str())
-
     def _translate(self, exc: KafkaException, doing: str) -> ProducerError:
         error: KafkaError = exc.args[0]
         if error.code() in FENCED_CODES or (error.fatal() and "fenc" in error.str().lower()):
@@ -247,3 +259,11 @@ class TransactionalPublisher:
 
     def close(self, timeout: float = 10.0) -> None:
         self._producer.flush(timeout)
+
+    def discard(self) -> None:
+        """Drop this producer without waiting: undelivered messages are purged."""
+        try:
+            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
+            self._producer.flush(0)
+        except KafkaException:
+            pass

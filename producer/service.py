@@ -23,7 +23,7 @@ from producer.codec import Encoder, RegistryCodec, SingleObjectCodec, registry_c
 from producer.config import Settings
 from producer.deadline import Deadline
 from producer.diff import CREATE, Change, Differ
-from producer.errors import ConfigError, PollError, StateError
+from producer.errors import ConfigError, PollError, PublishError, StateError
 from producer.events import PollContext, change_event, state_record
 from producer.health import Health
 from producer.kafka import TopicSpec, TransactionalPublisher, ensure_topics, restore
@@ -95,6 +95,7 @@ class LabResultsProducer:
         self._stop = threading.Event()
         self._deadline: Deadline | None = None
         self._last_sweep: float | None = None
+        self._needs_recovery = False
         self._sweep_due_at: float | None = None
 
     def _event_encoders(self) -> tuple[Encoder, Encoder]:
@@ -111,15 +112,28 @@ class LabResultsProducer:
     def start(self) -> None:
         """Check the topics, take over the transactional id, restore the state."""
         s = self.settings
-        conf = s.librdkafka()
-        ensure_topics(conf, self._topic_specs(), create=s.create_topics,
+        ensure_topics(s.librdkafka(), self._topic_specs(), create=s.create_topics,
                       replication_factor=s.topic_replication_factor)
-        self.publisher = TransactionalPublisher(conf, s.transactional_id,
-                                                s.transaction_timeout_ms)
-        # Taking over the transactional id first aborts whatever an earlier
-        # incarnation left open, so the restore below sees only committed data.
-        self.publisher.init()
-        self._restore(conf)
+        self.publisher, self.state = self._take_over(timeout=s.poll_deadline_seconds)
+        self.health.beat()
+        self.health.set_ready(True)
+
+    def _take_over(self, timeout: float) -> tuple[TransactionalPublisher, State]:
+        """A new transactional producer, and the state as committed.
+
+        Taking over the transactional id first aborts whatever an earlier
+        producer (or an earlier instance in this process) left open, so the
+        restore that follows sees exactly what was committed.
+        """
+        s = self.settings
+        conf = s.librdkafka()
+        publisher = TransactionalPublisher(conf, s.transactional_id, s.transaction_timeout_ms)
+        try:
+            publisher.init(timeout=max(1.0, timeout))
+            return publisher, self._restore(conf)
+        except BaseException:
+            publisher.discard()
+            raise
 
     def _topic_specs(self) -> list[TopicSpec]:
         s = self.settings
@@ -131,20 +145,36 @@ class LabResultsProducer:
                       {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
         ]
 
-    def _restore(self, conf: dict[str, str]) -> None:
+    def _restore(self, conf: dict[str, str]) -> State:
         started = time.monotonic()
+        state = State()
         try:
-            records = restore(conf, self.settings.state_topic, self.state)
+            records = restore(conf, self.settings.state_topic, state)
         except StateError:
             metrics.RESTORE_FAILURES.inc()
             raise
         elapsed = time.monotonic() - started
         metrics.RESTORE_DURATION.set(elapsed)
-        metrics.STATE_INSTANCES.set(len(self.state))
-        self.health.beat()
-        self.health.set_ready(True)
+        metrics.STATE_INSTANCES.set(len(state))
         log.info("state_restored", topic=self.settings.state_topic, records=records,
-                 instances=len(self.state), duration_s=round(elapsed, 3))
+                 instances=len(state), duration_s=round(elapsed, 3))
+        return state
+
+    def _recover(self, deadline: Deadline) -> None:
+        """After a failed transaction: a new producer and the state as committed."""
+        log.warning("recovering", reason="the last transaction may not have committed")
+        if self.publisher is not None:
+            self.publisher.discard()
+            self.publisher = None
+        try:
+            self.publisher, self.state = self._take_over(timeout=deadline.remaining())
+        except (PublishError, StateError) as exc:
+            raise PublishError(f"cannot recover from a failed transaction yet: {exc}") from None
+        checkpoint = self.state.last_poll_started_ms
+        if checkpoint is not None:
+            self.last_success_start = max(self.last_success_start or 0.0, checkpoint / 1000)
+        self._needs_recovery = False
+        log.info("recovered", state_instances=len(self.state))
 
     # -- one poll ---------------------------------------------------------
 
@@ -155,6 +185,8 @@ class LabResultsProducer:
         deadline = self._deadline = Deadline(self.settings.poll_deadline_seconds)
         if self._stop.is_set():
             deadline.shorten(self.settings.shutdown_grace_seconds)
+        if self._needs_recovery:
+            self._recover(deadline)
         plan = window.plan(started, self._last_success(), self.settings.window_overlap_seconds,
                            first=self.last_success_start is None,
                            backfill=self.settings.backfill)
@@ -264,6 +296,7 @@ class LabResultsProducer:
         except PollError:
             metrics.TRANSACTIONS.labels("aborted").inc()
             self.health.set_ready(False, "the last transaction failed")
+            self._needs_recovery = True
             raise
         metrics.TRANSACTIONS.labels("committed").inc()
         self.state.apply(batch.updates_by_id)
