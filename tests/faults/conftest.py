@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from producer.service import LabResultsProducer
 from producer.simulator import Simulator, start_in_thread
+from tests.faults.harness import Broker, free_port
 from tests.integration.conftest import bootstrap, make_settings, names  # noqa: F401
 
 START = 1_764_760_000
@@ -37,3 +39,15 @@ def sim_producer(sim, make_settings) -> Iterator[Callable[..., LabResultsProduce
     yield start
     for producer in started:
         producer.close()
+
+
+@pytest.fixture
+def own_broker(tmp_path_factory) -> Iterator[Broker]:
+    """A broker of the test's own, on free ports, that it may stop and start."""
+    port, controller = free_port(), free_port()
+    env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(controller),
+           "KAFKA_DIR": str(tmp_path_factory.mktemp("broker")), "KAFKA_USE_DOCKER": "0"}
+    broker = Broker(env, f"127.0.0.1:{port}")
+    broker.up()
+    yield broker
+    broker.down(wipe=True)
