@@ -8,7 +8,6 @@ or invalid setting prints one line naming it and exits with code 2.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -147,5 +146,5 @@ def _guarded(producer: Any, body: Any) -> int:
 def _schemas(args: argparse.Namespace) -> int:
     names = [n for n in schemas.ALL if args.name is None or n.endswith("." + args.name)]
     for name in names:
-        print(json.dumps(json.loads(schemas.load(name).json), indent=2))
+        print(schemas.load(name).path.read_text().strip())
     return EXIT_OK
