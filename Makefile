@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 unit: install
 	$(PY) -m pytest tests/unit -q
 
-test: install kafka-up
+test: install kafka-up deploy-tools
 	$(PY) -m pytest -q
 
 demo: install kafka-up

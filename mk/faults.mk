@@ -7,7 +7,7 @@ SOAK_KILLS ?= 60
 .PHONY: soak
 
 soak: install kafka-jars
-	SOAK_TRIALS=$(SOAK_TRIALS) SOAK_KILLS=$(SOAK_KILLS) \
+	set -o pipefail; SOAK_TRIALS=$(SOAK_TRIALS) SOAK_KILLS=$(SOAK_KILLS) \
 		$(PY) -m pytest -m soak tests/faults/test_soak.py -s -q -p no:cacheprovider \
 		| tee soak.log
 	@grep '^SOAK ' soak.log | sed 's/^SOAK //' > soak-results.jsonl || true

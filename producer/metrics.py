@@ -115,3 +115,20 @@ UP = Gauge(
     ["version"],
     registry=REGISTRY,
 )
+
+
+def _declare_label_values() -> None:
+    """Export every known label value from the start, at zero.
+
+    A counter that appears only after its first increment makes ``rate()``
+    blind to that increment and leaves dashboard panels empty.
+    """
+    for outcome in POLL_OUTCOMES:
+        POLLS.labels(outcome)
+    for op in ("c", "u"):
+        CHANGES.labels(op)
+    for outcome in ("committed", "aborted"):
+        TRANSACTIONS.labels(outcome)
+
+
+_declare_label_values()
