@@ -74,10 +74,19 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + name.replace("_", "-")
         group.add_argument(flag, dest=f"setting_{name}", metavar=name.upper(),
-                           help=field.description)
+                           help=f"{field.description} ({_default(field)})")
     group.add_argument("--kafka-config", action="append", default=[], metavar="KEY=VALUE",
                        help="any librdkafka property, e.g. sasl.mechanism=PLAIN "
                             "(or KAFKA_SASL_MECHANISM in the environment)")
+
+
+def _default(field: Any) -> str:
+    if field.is_required():
+        return "required"
+    value = field.get_default(call_default_factory=True)
+    if value in (None, [], {}):
+        return "default: unset"
+    return f"default: {value}"
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -13,6 +13,7 @@ and ``--kafka-config sasl.password=...`` does the same from the command line.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from pydantic import (
 from producer.errors import ConfigError
 
 MAX_WINDOW_MINUTES = 10_080
+SERVICE_LINK = re.compile(r"^KAFKA_(PORT(_\d+_[A-Z]+(_[A-Z]+)?)?|SERVICE_(HOST|PORT\w*))$")
 KAFKA_ENV_PREFIX = "KAFKA_"
 # librdkafka properties whose values must never be shown.
 SECRET_KAFKA_KEYS = frozenset(
@@ -190,9 +192,15 @@ class Settings(BaseModel):
 
 
 def kafka_passthrough(environ: Mapping[str, str]) -> dict[str, str]:
-    """librdkafka properties given as ``KAFKA_*`` environment variables."""
+    """librdkafka properties given as ``KAFKA_*`` environment variables.
+
+    Kubernetes' service links for a Service named ``kafka`` (``KAFKA_PORT``,
+    ``KAFKA_SERVICE_HOST``, ...) are not properties and are left alone.
+    """
     conf = {}
     for name, value in environ.items():
+        if SERVICE_LINK.match(name):
+            continue
         if name.startswith(KAFKA_ENV_PREFIX) and name != "KAFKA_BOOTSTRAP_SERVERS":
             key = name[len(KAFKA_ENV_PREFIX):].lower().replace("_", ".")
             conf[key] = value
@@ -221,9 +229,24 @@ def load_settings(
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["kafka_config"] = kafka_conf
     try:
-        return Settings.model_validate(values)
+        settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(_first_problem(exc)) from None
+    _check_librdkafka(kafka_conf)
+    return settings
+
+
+def _check_librdkafka(conf: Mapping[str, str]) -> None:
+    """Refuse an unknown librdkafka property or value now, not at first use."""
+    from confluent_kafka import KafkaException, Producer
+
+    for key, value in conf.items():
+        try:
+            Producer({"log_level": 0, key: value})
+        except KafkaException as exc:
+            env_name = KAFKA_ENV_PREFIX + key.upper().replace(".", "_")
+            shown = "***" if key in SECRET_KAFKA_KEYS else repr(value)
+            raise ConfigError(f"{env_name} ({key}={shown}): {exc.args[0].str()}") from None
 
 
 def _first_problem(exc: ValidationError) -> str:

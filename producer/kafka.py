@@ -34,6 +34,10 @@ FENCED_CODES = frozenset(
 
 
 REQUEST_TIMEOUT = 30.0
+RETRY_LEADER_CODES = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT,
+})
 
 
 class FatalKafkaError(ProducerError):
@@ -101,10 +105,16 @@ def _wait_until_known(admin: AdminClient, names: list[str], timeout: float) -> N
 
 def _check_compacted(admin: AdminClient, topic: str, timeout: float) -> None:
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    try:
-        configs = admin.describe_configs([resource])[resource].result(timeout=timeout)
-    except KafkaException as exc:
-        raise TopicError(f"cannot describe topic {topic}: {exc.args[0].str()}") from None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            configs = admin.describe_configs([resource])[resource].result(timeout=timeout)
+            break
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.code() not in RETRY_LEADER_CODES or time.monotonic() > deadline:
+                raise TopicError(f"cannot describe topic {topic}: {error.str()}") from None
+            time.sleep(0.2)
     policy = configs["cleanup.policy"].value or ""
     if "compact" not in policy:
         raise TopicError(f"state topic {topic} has cleanup.policy={policy}; "
@@ -140,14 +150,34 @@ def restore(conf: dict[str, str], topic: str, state: State, *,
         consumer.close()
 
 
+def _watermarks(consumer: Consumer, partition: TopicPartition,
+                deadline: float) -> tuple[int, int]:
+    """A partition's offsets, waiting out a leader that is not there yet.
+
+    Right after a topic is created (or a broker restarts) the broker can
+    answer "not leader" for a while; that is worth waiting for, not failing.
+    """
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=REQUEST_TIMEOUT,
+                                                  cached=False)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not error.retriable() and error.code() not in RETRY_LEADER_CODES:
+                raise
+            if time.monotonic() > deadline:
+                raise
+            log.debug("watermarks_retry", partition=partition.partition, error=error.str())
+            time.sleep(0.2)
+
+
 def _restore(consumer: Consumer, topic: str, state: State, deadline: float) -> int:
     metadata = consumer.list_topics(topic, timeout=REQUEST_TIMEOUT)
     if topic not in metadata.topics or metadata.topics[topic].error is not None:
         raise StateError(f"state topic {topic} not found")
     ends: dict[int, int] = {}
     for partition in metadata.topics[topic].partitions:
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=REQUEST_TIMEOUT, cached=False)
+        low, high = _watermarks(consumer, TopicPartition(topic, partition), deadline)
         if high > low:
             ends[partition] = high
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])

@@ -50,14 +50,18 @@ def wait_until_ready(port: int, producer: subprocess.Popen, timeout: float = 120
 def main() -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     sim_port, metrics_port = free_port(), free_port()
-    topic = "demo.lab-results.changes"
-    env = {**os.environ,
+    # Each run has topics of its own, so what it prints is this run's story.
+    run = time.strftime("%Y%m%d-%H%M%S")
+    topic = f"demo.{run}.lab-results.changes"
+    # make's own KAFKA_* variables (KAFKA_PORT, KAFKA_DIR) are not librdkafka settings.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    env = {**inherited,
            "SKILLABLE_API_URL": f"http://127.0.0.1:{sim_port}",
            "SKILLABLE_API_KEY": "sim-key",
            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
            "EVENTS_TOPIC": topic,
-           "STATE_TOPIC": "demo.lab-results.state",
-           "TRANSACTIONAL_ID": "lab-results-demo",
+           "STATE_TOPIC": f"demo.{run}.lab-results.state",
+           "TRANSACTIONAL_ID": f"lab-results-demo-{run}",
            "POLL_INTERVAL_SECONDS": "5",
            "METRICS_PORT": str(metrics_port),
            "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console")}
@@ -69,11 +73,14 @@ def main() -> int:
         return process
 
     print(f"demo: simulator on :{sim_port} (speed 60: one simulated minute a second), "
-          f"producer metrics on http://127.0.0.1:{metrics_port}/metrics, broker {bootstrap}",
-          flush=True)
+          f"producer metrics on http://127.0.0.1:{metrics_port}/metrics, broker {bootstrap}, "
+          f"events topic {topic}", flush=True)
     try:
+        # Simulated time starts 10 hours back, so for the first 10 minutes
+        # every timestamp in the events lies in the past, as with the real API.
         start(str(BIN / "lab-results-producer"), "simulate", "--port", str(sim_port),
-              "--seed", "7", "--speed", "60")
+              "--seed", "7", "--speed", "60", "--start-time", str(int(time.time()) - 36_000),
+              "--initial-instances", "20")
         wait_for_port(sim_port)
         producer = start(str(BIN / "lab-results-producer"), "run")
         wait_until_ready(metrics_port, producer)

@@ -95,6 +95,17 @@ def sim_history(sim_url: str) -> dict[int, list[dict]]:
     return {int(k): v for k, v in answer["instances"].items()}
 
 
+def sim_visible(sim_url: str) -> set[int]:
+    """Lab instances the API shows now over its whole 7-day window.
+
+    The history also holds instances whose last change slipped out of the
+    7-day window before the producer's first poll: no producer can see those.
+    """
+    answer = httpx.get(f"{sim_url}/LatestResults", params={"minutes": 10080},
+                       headers={"api_key": "sim-key"}, timeout=60).json()
+    return {result["LabInstanceId"] for result in answer["Results"]}
+
+
 def as_api_result(snapshot: dict) -> dict:
     """An event's snapshot written back as the API returned it (epoch seconds)."""
     result = dict(snapshot)
@@ -115,8 +126,16 @@ class StreamCheck:
     problems: list[str] = field(default_factory=list)
 
 
-def check_stream(bootstrap: str, topic: str, history: dict[int, list[dict]]) -> StreamCheck:
-    """Versions 1..n once each, every ``after`` in the history, the last one final."""
+def check_stream(bootstrap: str, topic: str, history: dict[int, list[dict]],
+                 visible: set[int], state_topic: str | None = None) -> StreamCheck:
+    """Versions 1..n once each, every ``after`` in the history, the last one final.
+
+    Every lab instance in ``visible`` (what the API shows at the end, after
+    the final poll) must have events, the last one its final state.
+
+    With ``state_topic``, a problem also says what the state topic holds for
+    that lab instance, which tells a lost event from a lost state record.
+    """
     by_instance: dict[int, list[dict]] = defaultdict(list)
     for message in read_topic(bootstrap, topic):
         event = consumer_decode(message.value())
@@ -135,7 +154,27 @@ def check_stream(bootstrap: str, topic: str, history: dict[int, list[dict]]) -> 
         if states and as_api_result(events[-1]["after"]) != states[-1]:
             check.lost += 1
             check.problems.append(f"{lab_id}: last event is not the final state")
-    for lab_id in set(history) - set(by_instance):
+    for lab_id in visible - set(by_instance):
         check.lost += 1
         check.problems.append(f"{lab_id}: in the simulator, no event")
+    if check.problems and state_topic:
+        check.problems.append(_state_versions(bootstrap, state_topic, check.problems))
     return check
+
+
+def _state_versions(bootstrap: str, state_topic: str, problems: list[str]) -> str:
+    from producer.state import StoredSnapshot
+    from producer.codec import SingleObjectCodec
+    from producer import schemas
+
+    codec = SingleObjectCodec(schemas.STATE)
+    named = {int(p.split(":")[0].split(" ")[0]) for p in problems}
+    found: dict[int, list] = defaultdict(list)
+    for committed in (True, False):
+        for message in read_topic(bootstrap, state_topic, committed=committed):
+            key = consumer_decode(message.key())
+            if key in named:
+                value = message.value()
+                version = None if value is None else StoredSnapshot(value, codec).version
+                found[key].append((committed, message.partition(), message.offset(), version))
+    return f"state topic (committed, partition, offset, version): {dict(found)}"

@@ -18,6 +18,7 @@ from tests.faults.harness import (
     free_port,
     producer_env,
     sim_history,
+    sim_visible,
 )
 
 pytestmark = pytest.mark.kafka
@@ -56,7 +57,8 @@ def test_broker_down_for_30s_then_back_the_stream_is_still_exact(
         assert producer.wait(60) == 0, producer.log()[-3000:]
         final = ProducerProcess(env, tmp_path, command="once")
         assert final.wait(120) == 0, final.log()[-3000:]
-        check = check_stream(own_broker.bootstrap, "events", sim_history(sim.url))
+        check = check_stream(own_broker.bootstrap, "events", sim_history(sim.url),
+                             sim_visible(sim.url), "state")
         assert check.problems == []
         assert check.instances > 200
     finally:

@@ -11,7 +11,13 @@ import time
 
 import pytest
 
-from tests.faults.harness import ProducerProcess, check_stream, producer_env, sim_history
+from tests.faults.harness import (
+    ProducerProcess,
+    check_stream,
+    producer_env,
+    sim_history,
+    sim_visible,
+)
 from tests.integration.conftest import read_topic
 
 pytestmark = pytest.mark.kafka
@@ -45,7 +51,8 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     final = ProducerProcess(env, tmp_path, command="once")
     assert final.wait(120) == 0, final.log()[-3000:]
 
-    check = check_stream(bootstrap, names["events_topic"], sim_history(busy_sim.url))
+    check = check_stream(bootstrap, names["events_topic"], sim_history(busy_sim.url),
+                         sim_visible(busy_sim.url))
     print(f"kills={KILLS} events={check.events} instances={check.instances} "
           f"lost={check.lost} duplicated={check.duplicated}")
     assert check.problems == []
@@ -69,7 +76,8 @@ def test_the_older_of_two_producers_is_fenced_and_exits_non_zero(
         assert newer.wait(60) == 0
     busy_sim.simulator.freeze()
     assert ProducerProcess(env, tmp_path, command="once").wait(120) == 0
-    check = check_stream(bootstrap, names["events_topic"], sim_history(busy_sim.url))
+    check = check_stream(bootstrap, names["events_topic"], sim_history(busy_sim.url),
+                         sim_visible(busy_sim.url))
     assert check.problems == []
 
 

@@ -14,7 +14,13 @@ import time
 
 import pytest
 
-from tests.faults.harness import ProducerProcess, check_stream, producer_env, sim_history
+from tests.faults.harness import (
+    ProducerProcess,
+    check_stream,
+    producer_env,
+    sim_history,
+    sim_visible,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.soak]
 TRIALS = int(os.environ.get("SOAK_TRIALS", "4"))
@@ -47,7 +53,8 @@ def test_soak(trial, own_broker, tmp_path) -> None:
         sim.simulator.freeze()
         final = ProducerProcess(env, tmp_path, command="once")
         assert final.wait(180) == 0, final.log()[-3000:]
-        check = check_stream(own_broker.bootstrap, names["events_topic"], sim_history(sim.url))
+        check = check_stream(own_broker.bootstrap, names["events_topic"], sim_history(sim.url),
+                             sim_visible(sim.url))
     finally:
         sim.close()
     figures = {"trial": trial, "kills": KILLS, "broker_restarts": restarts,
