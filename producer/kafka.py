@@ -273,6 +273,7 @@ class TransactionalPublisher:
                 error = exc.args[0]
                 if error.retriable() and time.monotonic() < deadline:
                     log.warning("commit_retry", error=error.str())
+                    time.sleep(0.1)
                     continue
                 raise
 

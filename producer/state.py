@@ -76,6 +76,11 @@ class State:
         data = self._records.get(lab_instance_id)
         return None if data is None else StoredSnapshot(data, self.codec)
 
+    def fingerprint(self, lab_instance_id: int) -> bytes | None:
+        """The stored snapshot's fingerprint, without decoding anything."""
+        data = self._records.get(lab_instance_id)
+        return None if data is None else data[HEADER_SIZE:_VERSION_AT]
+
     def raw(self, lab_instance_id: int) -> bytes | None:
         return self._records.get(lab_instance_id)
 
