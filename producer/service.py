@@ -19,7 +19,7 @@ import structlog
 
 from producer import __version__, metrics, schemas, window
 from producer.api import SkillableClient
-from producer.codec import Encoder, RegistryCodec, SingleObjectCodec, registry_client
+from producer.codec import Encoder, KeyCodec, RegistryCodec, SingleObjectCodec, registry_client
 from producer.config import Settings
 from producer.deadline import Deadline
 from producer.diff import CREATE, Change, Differ
@@ -101,7 +101,7 @@ class LabResultsProducer:
     def _event_encoders(self) -> tuple[Encoder, Encoder]:
         url = self.settings.schema_registry_url
         if url is None:
-            return SingleObjectCodec(schemas.KEY), SingleObjectCodec(schemas.EVENT)
+            return KeyCodec(schemas.KEY), SingleObjectCodec(schemas.EVENT)
         auth = self.settings.schema_registry_basic_auth_user_info
         client = registry_client(url, auth.get_secret_value() if auth else None)
         return (RegistryCodec(schemas.KEY, client, is_key=True),

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from producer import schemas
-from producer.codec import HEADER_SIZE, SingleObjectCodec
+from producer.codec import HEADER_SIZE, KeyCodec, SingleObjectCodec, read_long
 
 FINGERPRINT_SIZE = 8
 _VERSION_AT = HEADER_SIZE + FINGERPRINT_SIZE
@@ -57,7 +57,7 @@ class State:
 
     def __init__(self) -> None:
         self.codec = SingleObjectCodec(schemas.STATE)
-        self.key_codec = SingleObjectCodec(schemas.KEY)
+        self.key_codec = KeyCodec(schemas.KEY)
         self.checkpoint_codec = SingleObjectCodec(schemas.CHECKPOINT)
         self._records: dict[int, bytes] = {}
         self.last_poll_started_ms: int | None = None
@@ -86,9 +86,7 @@ class State:
 
     def load(self, key: bytes, value: bytes | None) -> None:
         """Take one state-topic message during a restore; raises ``ValueError``."""
-        if key[:HEADER_SIZE] != self.key_codec.header:
-            raise ValueError("key is not a single-object encoded LabInstanceId")
-        lab_instance_id = read_long(key, HEADER_SIZE)[0]
+        lab_instance_id = self.key_codec.decode(key)
         if lab_instance_id == CHECKPOINT_KEY:
             if value is not None:
                 checkpoint = self.checkpoint_codec.decode(value)
@@ -119,17 +117,3 @@ def changed_ms(data: bytes) -> int:
     """The ``changed_ms`` field of an encoded state record."""
     _, offset = read_long(data, _VERSION_AT)
     return read_long(data, offset)[0]
-
-
-def read_long(data: bytes, offset: int) -> tuple[int, int]:
-    """Decode the Avro ``long`` (zig-zag varint) at ``offset``; return it and the next offset."""
-    shift = 0
-    accumulated = 0
-    while True:
-        byte = data[offset]
-        accumulated |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            break
-        shift += 7
-        offset += 1
-    return (accumulated >> 1) ^ -(accumulated & 1), offset + 1

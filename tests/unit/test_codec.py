@@ -114,3 +114,19 @@ def test_nullable_fields_are_unions_with_null_first_and_null_default() -> None:
     for field in json.loads((AVRO_DIR / "skillable.lod.LabResult.avsc").read_text())["fields"]:
         if isinstance(field["type"], list):
             assert field["type"][0] == "null" and field["default"] is None, field["name"]
+
+
+@pytest.mark.parametrize("value", [0, 1, -1, 63, -64, 64, 81234501, 2**63 - 1, -(2**63)])
+def test_key_codec_writes_what_fastavro_writes(value) -> None:
+    from producer.codec import KeyCodec
+
+    fast = KeyCodec(schemas.KEY)
+    assert fast.encode(value) == SingleObjectCodec(schemas.KEY).encode(value)
+    assert fast.decode(fast.encode(value)) == value == consumer_decode(fast.encode(value))
+
+
+def test_key_codec_refuses_what_a_long_cannot_hold() -> None:
+    from producer.codec import KeyCodec
+
+    with pytest.raises(ValueError, match="long"):
+        KeyCodec(schemas.KEY).encode(2**63)
