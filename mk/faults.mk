@@ -10,5 +10,5 @@ soak: install kafka-jars
 	set -o pipefail; SOAK_TRIALS=$(SOAK_TRIALS) SOAK_KILLS=$(SOAK_KILLS) \
 		$(PY) -m pytest -m soak tests/faults/test_soak.py -s -q -p no:cacheprovider \
 		| tee soak.log
-	@grep '^SOAK ' soak.log | sed 's/^SOAK //' > soak-results.jsonl || true
+	@grep -o 'SOAK {.*}' soak.log | sed 's/^SOAK //' > soak-results.jsonl || true
 	@echo "soak figures in soak-results.jsonl"
