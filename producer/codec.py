@@ -98,15 +98,14 @@ def zigzag_varint(value: int) -> bytes:
 
 def read_long(data: bytes, offset: int) -> tuple[int, int]:
     """Decode the Avro ``long`` (zig-zag varint) at ``offset``; return it and the next offset."""
-    shift = 0
-    accumulated = 0
-    while True:
+    byte = data[offset]
+    accumulated = byte & 0x7F
+    shift = 7
+    while byte & 0x80:
+        offset += 1
         byte = data[offset]
         accumulated |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            break
         shift += 7
-        offset += 1
     return (accumulated >> 1) ^ -(accumulated & 1), offset + 1
 
 
