@@ -22,7 +22,7 @@ from producer.state import State
 CREATE = "c"
 UPDATE = "u"
 
-_encode = msgspec.json.Encoder().encode
+_encode = msgspec.msgpack.Encoder().encode
 _xxh3 = xxhash.xxh3_64_digest
 
 
@@ -40,7 +40,7 @@ class Change:
 
 
 def fingerprint(result: Any) -> bytes:
-    """64-bit hash (XXH3) of a result's values: msgspec's canonical JSON of the struct.
+    """64-bit hash (XXH3) of a result's values: msgspec's MessagePack of the struct.
 
     Canonical because the struct holds typed values in schema order (1 and
     1.0 in a double field are both 1.0), whatever the API's text looked like.
