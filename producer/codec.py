@@ -51,6 +51,12 @@ class SingleObjectCodec:
         schemaless_writer(out, self._parsed, value)
         return out.getvalue()
 
+    def body(self, value: Any) -> bytes:
+        """The Avro binary body alone, without the single-object header."""
+        out = BytesIO()
+        schemaless_writer(out, self._parsed, value)
+        return out.getvalue()
+
     def decode(self, data: bytes, *, plain: bool = False) -> Any:
         """Decode ``data``; with ``plain``, timestamps stay epoch-millis integers."""
         if data[:HEADER_SIZE] != self.header:

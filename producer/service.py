@@ -9,6 +9,7 @@ advance after the commit.
 from __future__ import annotations
 
 import dataclasses
+import random
 import threading
 import time
 import uuid
@@ -17,14 +18,15 @@ from typing import Any
 
 import structlog
 
-from producer import __version__, metrics, schemas, window
+from producer import __version__, metrics, window
 from producer.api import SkillableClient
-from producer.codec import Encoder, KeyCodec, RegistryCodec, SingleObjectCodec, registry_client
+from producer.codec import registry_client
+from producer.encoding import ChangeEncoder
 from producer.config import Settings
 from producer.deadline import Deadline
 from producer.diff import CREATE, Change, Differ
 from producer.errors import ConfigError, PollError, PublishError, StateError
-from producer.events import PollContext, change_event, state_record
+from producer.events import PollContext
 from producer.health import Health
 from producer.kafka import TopicSpec, TransactionalPublisher, ensure_topics, restore
 from producer.state import CHECKPOINT_KEY, State
@@ -91,21 +93,19 @@ class LabResultsProducer:
                              + settings.poll_interval_seconds)
         self.last_success_start: float | None = None
         self.publisher: TransactionalPublisher | None = None
-        self._key_encoder, self._event_encoder = self._event_encoders()
+        self._encoder = ChangeEncoder(settings.events_topic, self._registry())
         self._stop = threading.Event()
         self._deadline: Deadline | None = None
         self._last_sweep: float | None = None
         self._needs_recovery = False
         self._sweep_due_at: float | None = None
 
-    def _event_encoders(self) -> tuple[Encoder, Encoder]:
+    def _registry(self) -> Any | None:
         url = self.settings.schema_registry_url
         if url is None:
-            return KeyCodec(schemas.KEY), SingleObjectCodec(schemas.EVENT)
+            return None
         auth = self.settings.schema_registry_basic_auth_user_info
-        client = registry_client(url, auth.get_secret_value() if auth else None)
-        return (RegistryCodec(schemas.KEY, client, is_key=True),
-                RegistryCodec(schemas.EVENT, client, is_key=False))
+        return registry_client(url, auth.get_secret_value() if auth else None)
 
     # -- start-up ---------------------------------------------------------
 
@@ -115,6 +115,10 @@ class LabResultsProducer:
         ensure_topics(s.librdkafka(), self._topic_specs(), create=s.create_topics,
                       replication_factor=s.topic_replication_factor)
         self.publisher, self.state = self._take_over(timeout=s.poll_deadline_seconds)
+        # The first retention sweep comes at a random point of the first
+        # interval, not with the first poll, which a restart makes slow enough.
+        interval = s.state_sweep_interval_seconds
+        self._last_sweep = self.clock() - random.uniform(0, interval)
         self.health.beat()
         self.health.set_ready(True)
 
@@ -256,17 +260,12 @@ class LabResultsProducer:
     def _add_changes(self, batch: Batch, changes: list[Change], context: PollContext) -> None:
         events_topic = self.settings.events_topic
         state_topic = self.settings.state_topic
-        source = context.source()
-        state_key = self.state.key_codec.encode
-        state_value = self.state.codec.encode
+        source = self._encoder.source(context)
         for change in changes:
-            key = change.lab_instance_id
-            event = change_event(change, context, source)
-            batch.messages.append((events_topic, self._key_encoder(key, events_topic),
-                                   self._event_encoder(event, events_topic)))
-            record = state_value(state_record(change, context))
-            batch.messages.append((state_topic, state_key(key), record))
-            batch.updates_by_id[key] = record
+            event, state = self._encoder.encode(change, context, source)
+            batch.messages.append((events_topic, *event))
+            batch.messages.append((state_topic, *state))
+            batch.updates_by_id[change.lab_instance_id] = state[1]
             if change.op == CREATE:
                 batch.creates += 1
             else:
