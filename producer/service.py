@@ -21,10 +21,10 @@ import structlog
 from producer import __version__, metrics, window
 from producer.api import SkillableClient
 from producer.codec import registry_client
-from producer.encoding import ChangeEncoder
 from producer.config import Settings
 from producer.deadline import Deadline
 from producer.diff import CREATE, Change, Differ
+from producer.encoding import ChangeEncoder
 from producer.errors import ConfigError, PollError, PublishError, StateError
 from producer.events import PollContext
 from producer.health import Health

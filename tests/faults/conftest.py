@@ -10,7 +10,6 @@ import pytest
 from producer.service import LabResultsProducer
 from producer.simulator import Simulator, start_in_thread
 from tests.faults.harness import Broker, free_port
-from tests.integration.conftest import bootstrap, make_settings, names  # noqa: F401
 
 START = 1_764_760_000
 

@@ -163,9 +163,9 @@ def check_stream(bootstrap: str, topic: str, history: dict[int, list[dict]],
 
 
 def _state_versions(bootstrap: str, state_topic: str, problems: list[str]) -> str:
-    from producer.state import StoredSnapshot
-    from producer.codec import SingleObjectCodec
     from producer import schemas
+    from producer.codec import SingleObjectCodec
+    from producer.state import StoredSnapshot
 
     codec = SingleObjectCodec(schemas.STATE)
     named = {int(p.split(":")[0].split(" ")[0]) for p in problems}
