@@ -34,6 +34,8 @@ from producer.state import CHECKPOINT_KEY, State
 log = structlog.get_logger(__name__)
 
 MIN_COMMIT_SECONDS = 10.0
+CHECKPOINT_SECONDS = 600.0
+"""Longest time between two checkpoints while polls find nothing to publish."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Batch:
     creates: int = 0
     updates: int = 0
     expired: int = 0
+    checkpoint_ms: int | None = None
 
 
 class LabResultsProducer:
@@ -251,11 +254,26 @@ class LabResultsProducer:
             changes = self.differ.diff(results, self.state, pending)
             self._add_changes(batch, changes, context)
         self._add_expired(batch, started, pending)
+        self._add_checkpoint(batch, started)
+        return batch
+
+    def _add_checkpoint(self, batch: Batch, started: float) -> None:
+        """Record this poll's start, with any change, or at least every few minutes.
+
+        A poll with nothing to publish then needs no transaction at all. A
+        checkpoint up to CHECKPOINT_SECONDS old only makes a backfill after a
+        long outage start that much earlier, which diffing makes harmless.
+        """
+        last = self.state.last_poll_started_ms
+        due = last is None or started - last / 1000 >= CHECKPOINT_SECONDS
+        if not batch.messages and not due:
+            return
+        started_ms = int(started * 1000)
         checkpoint = self.state.checkpoint_codec.encode(
-            {"poll_started_ms": int(started * 1000), "producer_version": __version__})
+            {"poll_started_ms": started_ms, "producer_version": __version__})
         batch.messages.append((self.settings.state_topic,
                                self.state.key_codec.encode(CHECKPOINT_KEY), checkpoint))
-        return batch
+        batch.checkpoint_ms = started_ms
 
     def _add_changes(self, batch: Batch, changes: list[Change], context: PollContext) -> None:
         events_topic = self.settings.events_topic
@@ -289,6 +307,8 @@ class LabResultsProducer:
 
     def _commit(self, batch: Batch, deadline: Deadline) -> None:
         assert self.publisher is not None, "start() must run before poll()"
+        if not batch.messages:
+            return
         timeout = max(deadline.remaining(), MIN_COMMIT_SECONDS)
         try:
             self.publisher.publish(batch.messages, timeout)
@@ -299,6 +319,8 @@ class LabResultsProducer:
             raise
         metrics.TRANSACTIONS.labels("committed").inc()
         self.state.apply(batch.updates_by_id)
+        if batch.checkpoint_ms is not None:
+            self.state.last_poll_started_ms = batch.checkpoint_ms
         if self._sweep_due_at is not None:
             self._last_sweep, self._sweep_due_at = self._sweep_due_at, None
 
