@@ -210,10 +210,14 @@ def kafka_passthrough(environ: Mapping[str, str]) -> dict[str, str]:
 def load_settings(
     overrides: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    check_kafka: bool = True,
 ) -> Settings:
     """Read settings from ``environ`` (default: the process environment).
 
     ``overrides`` come from command-line flags and win over the environment.
+    With ``check_kafka``, librdkafka checks the passed-through properties now
+    (including files they name, such as ``ssl.ca.location``).
     Raises ``ConfigError`` with one line naming the first bad setting.
     """
     environ = os.environ if environ is None else environ
@@ -232,21 +236,34 @@ def load_settings(
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(_first_problem(exc)) from None
-    _check_librdkafka(kafka_conf)
+    if check_kafka:
+        _check_librdkafka(kafka_conf)
     return settings
 
 
 def _check_librdkafka(conf: Mapping[str, str]) -> None:
-    """Refuse an unknown librdkafka property or value now, not at first use."""
+    """Refuse an unknown librdkafka property or value now, not at first use.
+
+    The properties are checked together (some only make sense with others,
+    e.g. ``security.protocol=SASL_SSL`` with its ``sasl.mechanism``); the
+    error names the one librdkafka complains about.
+    """
+    if not conf:
+        return
     from confluent_kafka import KafkaException, Producer
 
-    for key, value in conf.items():
-        try:
-            Producer({"log_level": 0, key: value})
-        except KafkaException as exc:
-            env_name = KAFKA_ENV_PREFIX + key.upper().replace(".", "_")
-            shown = "***" if key in SECRET_KAFKA_KEYS else repr(value)
-            raise ConfigError(f"{env_name} ({key}={shown}): {exc.args[0].str()}") from None
+    try:
+        Producer({"log_level": 0, **conf})
+    except KafkaException as exc:
+        message = exc.args[0].str()
+        named = re.search(r'property:? "([^"]+)"', message)
+        if named is None or named.group(1) not in conf:  # e.g. reported under an alias
+            names = ", ".join(KAFKA_ENV_PREFIX + k.upper().replace(".", "_") for k in conf)
+            raise ConfigError(f"{names}: {message}") from None
+        key = named.group(1)
+        env_name = KAFKA_ENV_PREFIX + key.upper().replace(".", "_")
+        shown = "***" if key in SECRET_KAFKA_KEYS else repr(conf.get(key))
+        raise ConfigError(f"{env_name} ({key}={shown}): {message}") from None
 
 
 def _first_problem(exc: ValidationError) -> str:

@@ -313,7 +313,9 @@ def test_every_setting_of_the_producer_is_a_chart_value(render) -> None:
     for name, (secret_name, key) in secret_refs(rendered).items():
         assert secret_name == CHART_SECRET
         environ[name] = secret[key]
-    settings = load_settings(environ=environ)
+    # The CA file the values name exists in the pod, not here: librdkafka's own
+    # check of the properties (which opens it) is left out of this mapping test.
+    settings = load_settings(environ=environ, check_kafka=False)
     defaults = load_settings(
         environ={"SKILLABLE_API_URL": "http://x", "SKILLABLE_API_KEY": "x"}
     )

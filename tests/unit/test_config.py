@@ -46,7 +46,9 @@ def test_kubernetes_service_links_are_not_taken_for_properties() -> None:
 @pytest.mark.parametrize(("extra", "message"), [
     ({"KAFKA_HEAP_OPTS": "-Xmx1g"}, 'KAFKA_HEAP_OPTS (heap.opts=\'-Xmx1g\'): No such'),
     ({"KAFKA_SECURITY_PROTOCOL": "carrier-pigeon"}, "KAFKA_SECURITY_PROTOCOL"),
-    ({"KAFKA_SASL_PASSWORD": "x", "KAFKA_ACKS": "some"}, "KAFKA_ACKS"),
+    ({"KAFKA_SASL_PASSWORD": "x", "KAFKA_ACKS": "some"}, "KAFKA_ACKS.*request.required.acks"),
+    ({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_LOCATION": "/nonexistent/ca.pem"},
+     "KAFKA_SSL_CA_LOCATION.*ssl.ca.location"),
 ])
 def test_a_bad_librdkafka_property_is_a_setting_error(extra, message) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
