@@ -17,7 +17,7 @@ import msgspec
 import xxhash
 
 from producer import model
-from producer.state import State
+from producer.state import FINGERPRINT_AT, VERSION_AT, State
 
 CREATE = "c"
 UPDATE = "u"
@@ -69,12 +69,14 @@ class Differ:
         """
         changes: list[Change] = []
         pending = {} if pending is None else pending
-        stored_fingerprint = state.fingerprint
+        stored = state.raw
         for result in results:
             lab_instance_id = result.LabInstanceId
             digest = fingerprint(result)
             # The common case, first and cheap: unchanged since the last commit.
-            if digest == stored_fingerprint(lab_instance_id) and lab_instance_id not in pending:
+            data = stored(lab_instance_id)
+            if (data is not None and data[FINGERPRINT_AT:VERSION_AT] == digest
+                    and lab_instance_id not in pending):
                 continue
             change = self._change(result, digest, state, pending)
             if change is not None:

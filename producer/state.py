@@ -16,7 +16,8 @@ from producer import schemas
 from producer.codec import HEADER_SIZE, KeyCodec, SingleObjectCodec, read_long
 
 FINGERPRINT_SIZE = 8
-_VERSION_AT = HEADER_SIZE + FINGERPRINT_SIZE
+FINGERPRINT_AT = HEADER_SIZE
+VERSION_AT = HEADER_SIZE + FINGERPRINT_SIZE
 CHECKPOINT_KEY = -1
 """Reserved state-topic key of the poll checkpoint (lab instance ids are positive)."""
 
@@ -32,11 +33,11 @@ class StoredSnapshot:
 
     @property
     def fingerprint(self) -> bytes:
-        return self._data[HEADER_SIZE:_VERSION_AT]
+        return self._data[FINGERPRINT_AT:VERSION_AT]
 
     @property
     def version(self) -> int:
-        return read_long(self._data, _VERSION_AT)[0]
+        return read_long(self._data, VERSION_AT)[0]
 
     @property
     def changed_ms(self) -> int:
@@ -60,6 +61,8 @@ class State:
         self.key_codec = KeyCodec(schemas.KEY)
         self.checkpoint_codec = SingleObjectCodec(schemas.CHECKPOINT)
         self._records: dict[int, bytes] = {}
+        self.raw = self._records.get
+        """The encoded record of a lab instance, or None (the dict's own ``get``)."""
         self._key_header = self.key_codec.header
         self._value_header = self.codec.header
         self.last_poll_started_ms: int | None = None
@@ -77,14 +80,6 @@ class State:
     def get(self, lab_instance_id: int) -> StoredSnapshot | None:
         data = self._records.get(lab_instance_id)
         return None if data is None else StoredSnapshot(data, self.codec)
-
-    def fingerprint(self, lab_instance_id: int) -> bytes | None:
-        """The stored snapshot's fingerprint, without decoding anything."""
-        data = self._records.get(lab_instance_id)
-        return None if data is None else data[HEADER_SIZE:_VERSION_AT]
-
-    def raw(self, lab_instance_id: int) -> bytes | None:
-        return self._records.get(lab_instance_id)
 
     def load(self, key: bytes, value: bytes | None) -> None:
         """Take one state-topic message during a restore; raises ``ValueError``.
@@ -130,5 +125,5 @@ class State:
 
 def changed_ms(data: bytes) -> int:
     """The ``changed_ms`` field of an encoded state record."""
-    _, offset = read_long(data, _VERSION_AT)
+    _, offset = read_long(data, VERSION_AT)
     return read_long(data, offset)[0]
