@@ -18,6 +18,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from producer.config import Settings, load_settings
+from producer.service import LabResultsProducer
 
 LOCAL_BROKER = "127.0.0.1:9092"
 
@@ -80,3 +81,27 @@ def make_settings(bootstrap: str, names: dict[str, str]) -> Callable[..., Settin
                   "metrics_port": 0, "poll_deadline_seconds": 60, **overrides}
         return load_settings(values, environ=env)
     return make
+
+
+@pytest.fixture
+def start_producer(make_settings) -> Iterator[Callable[..., LabResultsProducer]]:
+    """Starts producers (closed after the test) on the test's topics.
+
+    ``api`` is anything with a ``client()`` giving a ``SkillableClient``
+    (tests.integration.conftest.FixtureApi); without it, the settings'
+    SKILLABLE_API_URL is polled.
+    """
+    started: list[LabResultsProducer] = []
+
+    def start(api=None, clock=None, **overrides: object) -> LabResultsProducer:
+        extra = {"clock": clock} if clock is not None else {}
+        if api is not None:
+            extra["client"] = api.client()
+        producer = LabResultsProducer(make_settings(**overrides), **extra)
+        producer.start()
+        started.append(producer)
+        return producer
+
+    yield start
+    for producer in started:
+        producer.close()

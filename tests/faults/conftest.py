@@ -24,20 +24,10 @@ def sim() -> Iterator:
 
 
 @pytest.fixture
-def sim_producer(sim, make_settings) -> Iterator[Callable[..., LabResultsProducer]]:
-    started: list[LabResultsProducer] = []
-
-    def start(**overrides: object) -> LabResultsProducer:
-        settings = make_settings(skillable_api_url=sim.url, skillable_api_key="sim-key",
-                                 **overrides)
-        producer = LabResultsProducer(settings)
-        producer.start()
-        started.append(producer)
-        return producer
-
-    yield start
-    for producer in started:
-        producer.close()
+def sim_producer(sim, start_producer) -> Callable[..., LabResultsProducer]:
+    """Starts producers that poll the simulator."""
+    return lambda **overrides: start_producer(
+        skillable_api_url=sim.url, skillable_api_key="sim-key", **overrides)
 
 
 @pytest.fixture

@@ -6,15 +6,12 @@ The broker, topic names and settings fixtures are in ``tests/conftest.py``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from producer.api import SkillableClient
-from producer.service import LabResultsProducer
 
 LOCAL_BROKER = "127.0.0.1:9092"
 
@@ -36,22 +33,6 @@ class FixtureApi:
     def client(self) -> SkillableClient:
         return SkillableClient("http://api.test/api/v3", "test-key", max_retries=0,
                                transport=httpx.MockTransport(self))
-
-
-@pytest.fixture
-def start_producer(make_settings) -> Iterator[Callable[..., LabResultsProducer]]:
-    started: list[LabResultsProducer] = []
-
-    def start(api: FixtureApi, clock=None, **overrides: object) -> LabResultsProducer:
-        extra = {"clock": clock} if clock is not None else {}
-        producer = LabResultsProducer(make_settings(**overrides), client=api.client(), **extra)
-        producer.start()
-        started.append(producer)
-        return producer
-
-    yield start
-    for producer in started:
-        producer.close()
 
 
 def read_topic(bootstrap: str, topic: str, *, committed: bool = True) -> list:
