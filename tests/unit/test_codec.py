@@ -14,11 +14,11 @@ import fastavro
 import pytest
 from fastavro.schema import load_schema, to_parsing_canonical_form
 
-from producer import model, schemas
+from producer import schemas
 from producer.codec import SingleObjectCodec
-from producer.diff import Differ
-from producer.events import PollContext, change_event, event_id, state_record
-from producer.state import State, StoredSnapshot
+from producer.events import change_event, event_id, state_record
+from producer.state import StoredSnapshot
+from tests.unit.conftest import LIFECYCLE_CONTEXT
 
 AVRO_DIR = Path(__file__).resolve().parents[2] / "avro"
 EMPTY = 0xC15D213AA4D7A795
@@ -50,22 +50,8 @@ def consumer_decode(data: bytes):
     raise AssertionError(f"no .avsc has fingerprint {wanted:016x}")
 
 
-@pytest.fixture
-def lifecycle_changes(skillable_fixtures: Path):
-    state, differ = State(), Differ()
-    context = PollContext("p1", "api.test", "LatestResults", 0, 1, 10080, 1_764_760_000_000)
-    out = []
-    for poll in range(1, 5):
-        body = (skillable_fixtures / "lifecycle" / f"poll-{poll}.json").read_bytes()
-        changes = differ.diff(model.decode_answer(body).Results, state)
-        state.apply({c.lab_instance_id: state.codec.encode(state_record(c, context))
-                     for c in changes})
-        out += changes
-    return context, out
-
-
 def test_every_event_decodes_from_the_avsc_files_alone(lifecycle_changes) -> None:
-    context, changes = lifecycle_changes
+    context, changes = LIFECYCLE_CONTEXT, lifecycle_changes
     key_codec, event_codec = SingleObjectCodec(schemas.KEY), SingleObjectCodec(schemas.EVENT)
     for change in changes:
         event = consumer_decode(event_codec.encode(change_event(change, context, context.source())))
@@ -88,14 +74,14 @@ def test_fingerprint_header_follows_the_specification() -> None:
 
 
 def test_event_ids_are_deterministic_and_distinct(lifecycle_changes) -> None:
-    _, changes = lifecycle_changes
+    changes = lifecycle_changes
     ids = [event_id(c) for c in changes]
     assert len(set(ids)) == len(ids)
     assert ids == [event_id(c) for c in changes]
 
 
 def test_state_record_round_trips_through_the_stored_view(lifecycle_changes) -> None:
-    context, changes = lifecycle_changes
+    context, changes = LIFECYCLE_CONTEXT, lifecycle_changes
     codec = SingleObjectCodec(schemas.STATE)
     for change in changes:
         stored = StoredSnapshot(codec.encode(state_record(change, context)), codec)
