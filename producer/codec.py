@@ -16,7 +16,7 @@ Two wire formats:
 from __future__ import annotations
 
 from io import BytesIO
-from typing import Any, Protocol
+from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
@@ -24,12 +24,6 @@ from producer import schemas
 
 MARKER = b"\xc3\x01"
 HEADER_SIZE = len(MARKER) + 8
-
-
-class Encoder(Protocol):
-    """Turns a record (or a key) into the bytes written to Kafka."""
-
-    def __call__(self, value: Any, topic: str) -> bytes: ...
 
 
 class SingleObjectCodec:

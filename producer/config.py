@@ -29,7 +29,6 @@ from pydantic import (
 
 from producer.errors import ConfigError
 
-MAX_WINDOW_MINUTES = 10_080
 SERVICE_LINK = re.compile(r"^KAFKA_(PORT(_\d+_[A-Z]+(_[A-Z]+)?)?|SERVICE_(HOST|PORT\w*))$")
 KAFKA_ENV_PREFIX = "KAFKA_"
 # librdkafka properties whose values must never be shown.
@@ -273,8 +272,3 @@ def _first_problem(exc: ValidationError) -> str:
     if error["type"] == "missing":
         message = "is required"
     return f"{name.upper()}: {message}"
-
-
-def redact_kafka_config(conf: Mapping[str, str]) -> dict[str, str]:
-    """A copy of librdkafka properties fit for a log line."""
-    return {k: ("***" if k in SECRET_KAFKA_KEYS else v) for k, v in conf.items()}

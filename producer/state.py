@@ -39,11 +39,6 @@ class StoredSnapshot:
     def version(self) -> int:
         return read_long(self._data, VERSION_AT)[0]
 
-    @property
-    def changed_ms(self) -> int:
-        """When the stored change was detected (epoch milliseconds)."""
-        return changed_ms(self._data)
-
     def record(self) -> dict[str, Any]:
         """The whole ``LabResultState`` record, timestamps as epoch millis."""
         return self._codec.decode(self._data, plain=True)
